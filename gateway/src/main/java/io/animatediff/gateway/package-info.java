@@ -1,0 +1,2 @@
+/** The gateway service. A skeleton until its issue lands (see README, "Status"). */
+package io.animatediff.gateway;
