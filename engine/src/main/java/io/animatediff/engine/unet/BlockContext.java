@@ -1,0 +1,14 @@
+package io.animatediff.engine.unet;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * What every UNet block needs besides its input, computed once per forward.
+ *
+ * @param temb time embedding per frame ((B F), T)
+ * @param context text embedding per frame ((B F), S, Cctx)
+ * @param frames F
+ * @param perFrameNorm resnet GroupNorm per frame (inflated) or across frames (v1)
+ * @param motionScale multiplier on the temporal attentions' contribution (1 = reference)
+ */
+public record BlockContext(NDArray temb, NDArray context, int frames, boolean perFrameNorm, double motionScale) {}
