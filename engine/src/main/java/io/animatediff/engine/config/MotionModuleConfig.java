@@ -37,8 +37,9 @@ public record MotionModuleConfig(
             return switch (s.toLowerCase(java.util.Locale.ROOT)) {
                 case "official" -> OFFICIAL;
                 case "diffusers" -> DIFFUSERS;
-                default -> throw new IllegalArgumentException(
-                        "motion norm '" + s + "' is unknown: use 'official' (per frame) or 'diffusers' (across frames)");
+                default ->
+                    throw new IllegalArgumentException("motion norm '" + s
+                            + "' is unknown: use 'official' (per frame) or 'diffusers' (across frames)");
             };
         }
     }
@@ -62,17 +63,41 @@ public record MotionModuleConfig(
 
     public MotionModuleConfig withMaxFrames(int frames) {
         return new MotionModuleConfig(
-                version, heads, transformerBlocks, frames, midBlock, resolutions, normGroups, motionNorm, inflatedGroupNorm);
+                version,
+                heads,
+                transformerBlocks,
+                frames,
+                midBlock,
+                resolutions,
+                normGroups,
+                motionNorm,
+                inflatedGroupNorm);
     }
 
     public MotionModuleConfig withMotionNorm(MotionNorm norm) {
         return new MotionModuleConfig(
-                version, heads, transformerBlocks, maxFrames, midBlock, resolutions, normGroups, norm, inflatedGroupNorm);
+                version,
+                heads,
+                transformerBlocks,
+                maxFrames,
+                midBlock,
+                resolutions,
+                normGroups,
+                norm,
+                inflatedGroupNorm);
     }
 
     public MotionModuleConfig withMidBlock(boolean mid) {
         return new MotionModuleConfig(
-                version, heads, transformerBlocks, maxFrames, mid, resolutions, normGroups, motionNorm, inflatedGroupNorm);
+                version,
+                heads,
+                transformerBlocks,
+                maxFrames,
+                mid,
+                resolutions,
+                normGroups,
+                motionNorm,
+                inflatedGroupNorm);
     }
 
     /** mm_sd_v14 / mm_sd_v15: 24 positions, no mid block, resnet GroupNorm across frames. */

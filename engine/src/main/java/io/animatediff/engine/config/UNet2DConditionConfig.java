@@ -19,10 +19,13 @@ public record UNet2DConditionConfig(
         @JsonProperty("up_block_types") List<String> upBlockTypes,
         @JsonProperty("layers_per_block") int layersPerBlock,
         @JsonProperty("cross_attention_dim") int crossAttentionDim,
+
         @JsonProperty("attention_head_dim") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
-                List<Integer> attentionHeadDim,
+        List<Integer> attentionHeadDim,
+
         @JsonProperty("num_attention_heads") @JsonFormat(with = JsonFormat.Feature.ACCEPT_SINGLE_VALUE_AS_ARRAY)
-                List<Integer> numAttentionHeads,
+        List<Integer> numAttentionHeads,
+
         @JsonProperty("norm_num_groups") int normNumGroups,
         @JsonProperty("norm_eps") double normEps,
         @JsonProperty("flip_sin_to_cos") boolean flipSinToCos,
@@ -43,19 +46,25 @@ public record UNet2DConditionConfig(
             throw new IllegalArgumentException("unet config: block_out_channels is missing or empty");
         }
         if (downBlockTypes == null || downBlockTypes.size() != n || upBlockTypes == null || upBlockTypes.size() != n) {
-            throw new IllegalArgumentException("unet config: down_block_types " + downBlockTypes + " and up_block_types "
+            throw new IllegalArgumentException("unet config: down_block_types " + downBlockTypes
+                    + " and up_block_types "
                     + upBlockTypes + " must each have " + n + " entries (one per block_out_channels " + blockOutChannels
                     + ")");
         }
         for (String t : downBlockTypes) {
-            if (!t.equals(CROSS_ATTN_DOWN) && !t.equals(DOWN) && !t.equals("CrossAttnDownBlock3D")
+            if (!t.equals(CROSS_ATTN_DOWN)
+                    && !t.equals(DOWN)
+                    && !t.equals("CrossAttnDownBlock3D")
                     && !t.equals("DownBlock3D")) {
                 throw new IllegalArgumentException("unet config: unsupported down block type '" + t + "' (supported: "
                         + CROSS_ATTN_DOWN + ", " + DOWN + ")");
             }
         }
         for (String t : upBlockTypes) {
-            if (!t.equals(CROSS_ATTN_UP) && !t.equals(UP) && !t.equals("CrossAttnUpBlock3D") && !t.equals("UpBlock3D")) {
+            if (!t.equals(CROSS_ATTN_UP)
+                    && !t.equals(UP)
+                    && !t.equals("CrossAttnUpBlock3D")
+                    && !t.equals("UpBlock3D")) {
                 throw new IllegalArgumentException("unet config: unsupported up block type '" + t + "' (supported: "
                         + CROSS_ATTN_UP + ", " + UP + ")");
             }

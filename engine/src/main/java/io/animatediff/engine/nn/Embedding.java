@@ -15,7 +15,8 @@ public final class Embedding extends Module {
         NDArray flat = ids.flatten(); // (B*S)
         NDArray rows = weight.get().get(flat); // gather rows
         rows.attach(ids.getManager());
-        NDArray out = rows.reshape(ids.getShape().addAll(new ai.djl.ndarray.types.Shape(weight.shape().get(1))));
+        NDArray out = rows.reshape(ids.getShape()
+                .addAll(new ai.djl.ndarray.types.Shape(weight.shape().get(1))));
         return out;
     }
 }

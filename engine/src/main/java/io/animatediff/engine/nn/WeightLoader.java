@@ -58,7 +58,9 @@ public final class WeightLoader {
         }
         if (!missing.isEmpty() || !unexpected.isEmpty() || !badShape.isEmpty()) {
             StringBuilder sb = new StringBuilder();
-            sb.append(source.describe()).append(" does not fit ").append(module.getClass().getSimpleName());
+            sb.append(source.describe())
+                    .append(" does not fit ")
+                    .append(module.getClass().getSimpleName());
             section(sb, "missing keys", missing);
             section(sb, "unexpected keys", new ArrayList<>(unexpected));
             section(sb, "shape mismatches", badShape);

@@ -36,7 +36,8 @@ public final class CrossAttnDownBlock3D extends Module {
         for (int i = 0; i < layers; i++) {
             resnets.add(new ResnetBlock2D(i == 0 ? in : out, out, tembChannels, groups, eps));
             if (attentions != null) {
-                attentions.add(new Transformer2DModel(out, heads, contextDim, transformerLayers, groups, linearProjection));
+                attentions.add(
+                        new Transformer2DModel(out, heads, contextDim, transformerLayers, groups, linearProjection));
             }
             if (motionModules != null) {
                 motionModules.add(new VanillaTemporalModule(out, motion));

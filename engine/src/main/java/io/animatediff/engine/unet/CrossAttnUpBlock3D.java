@@ -40,7 +40,8 @@ public final class CrossAttnUpBlock3D extends Module {
             int resIn = i == 0 ? prevOut : out;
             resnets.add(new ResnetBlock2D(resIn + skip, out, tembChannels, groups, eps));
             if (attentions != null) {
-                attentions.add(new Transformer2DModel(out, heads, contextDim, transformerLayers, groups, linearProjection));
+                attentions.add(
+                        new Transformer2DModel(out, heads, contextDim, transformerLayers, groups, linearProjection));
             }
             if (motionModules != null) {
                 motionModules.add(new VanillaTemporalModule(out, motion));
@@ -74,7 +75,9 @@ public final class CrossAttnUpBlock3D extends Module {
         }
         if (upsamplers != null) {
             NDArray next = skips.get(skips.size() - 1);
-            x = upsamplers.get(0).forward(x, next.getShape().get(2), next.getShape().get(3));
+            x = upsamplers
+                    .get(0)
+                    .forward(x, next.getShape().get(2), next.getShape().get(3));
         }
         return x;
     }

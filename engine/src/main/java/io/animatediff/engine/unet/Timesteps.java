@@ -33,7 +33,8 @@ public final class Timesteps extends Module {
         NDArray cos = args.cos();
         NDArray emb = flipSinToCos ? cos.concat(sin, 1) : sin.concat(cos, 1); // (B, 2*half)
         if (dim % 2 == 1) {
-            emb = emb.concat(m.zeros(new ai.djl.ndarray.types.Shape(emb.getShape().get(0), 1)), 1);
+            emb = emb.concat(
+                    m.zeros(new ai.djl.ndarray.types.Shape(emb.getShape().get(0), 1)), 1);
         }
         return emb;
     }

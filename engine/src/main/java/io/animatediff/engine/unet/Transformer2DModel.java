@@ -20,17 +20,21 @@ public final class Transformer2DModel extends Module {
     final Module projOut;
     final boolean linearProjection;
 
-    public Transformer2DModel(int channels, int heads, int contextDim, int layers, int groups, boolean linearProjection) {
+    public Transformer2DModel(
+            int channels, int heads, int contextDim, int layers, int groups, boolean linearProjection) {
         int headDim = channels / heads;
         int inner = heads * headDim;
         this.linearProjection = linearProjection;
         norm = child("norm", new GroupNorm(groups, channels, 1e-6));
-        projIn = child("proj_in", linearProjection ? new Linear(channels, inner, true) : new Conv2d(channels, inner, 1, 1, 0));
+        projIn = child(
+                "proj_in", linearProjection ? new Linear(channels, inner, true) : new Conv2d(channels, inner, 1, 1, 0));
         blocks = child("transformer_blocks", new ModuleList<>());
         for (int i = 0; i < layers; i++) {
             blocks.add(new BasicTransformerBlock(inner, heads, headDim, contextDim));
         }
-        projOut = child("proj_out", linearProjection ? new Linear(inner, channels, true) : new Conv2d(inner, channels, 1, 1, 0));
+        projOut = child(
+                "proj_out",
+                linearProjection ? new Linear(inner, channels, true) : new Conv2d(inner, channels, 1, 1, 0));
     }
 
     /** x ((B F), C, H, W), context ((B F), S, Cctx) -> ((B F), C, H, W). */

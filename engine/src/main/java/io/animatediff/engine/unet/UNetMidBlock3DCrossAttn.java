@@ -25,7 +25,8 @@ public final class UNetMidBlock3DCrossAttn extends Module {
             boolean linearProjection,
             MotionModuleConfig motion) {
         attentions = child("attentions", new ModuleList<>());
-        attentions.add(new Transformer2DModel(channels, heads, contextDim, transformerLayers, groups, linearProjection));
+        attentions.add(
+                new Transformer2DModel(channels, heads, contextDim, transformerLayers, groups, linearProjection));
         resnets = child("resnets", new ModuleList<>());
         resnets.add(new ResnetBlock2D(channels, channels, tembChannels, groups, eps));
         resnets.add(new ResnetBlock2D(channels, channels, tembChannels, groups, eps));

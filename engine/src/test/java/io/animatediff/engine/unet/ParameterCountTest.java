@@ -59,8 +59,16 @@ class ParameterCountTest {
         }) {
             assertEquals(true, keys.containsKey(p + k), p + k);
         }
-        assertEquals(320 * 8, keys.get(p + "transformer_blocks.0.ff.net.0.proj.weight").shape().get(0));
-        assertEquals(32, keys.get(p + "transformer_blocks.0.attention_blocks.0.pos_encoder.pe").shape().get(1));
+        assertEquals(
+                320 * 8,
+                keys.get(p + "transformer_blocks.0.ff.net.0.proj.weight")
+                        .shape()
+                        .get(0));
+        assertEquals(
+                32,
+                keys.get(p + "transformer_blocks.0.attention_blocks.0.pos_encoder.pe")
+                        .shape()
+                        .get(1));
         assertEquals(true, keys.containsKey("mid_block.motion_modules.0.temporal_transformer.proj_out.bias"));
     }
 }
