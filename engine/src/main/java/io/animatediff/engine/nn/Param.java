@@ -95,6 +95,20 @@ public final class Param {
         value = array;
     }
 
+    /**
+     * Swaps in a new value of the same shape and returns the previous one without closing it (LoRA
+     * merges keep the original to restore it exactly).
+     */
+    public NDArray replace(NDArray array) {
+        if (!array.getShape().equals(shape)) {
+            throw new IllegalArgumentException(
+                    "weight '" + name + "' expects shape " + shape + " but got " + array.getShape());
+        }
+        NDArray old = value;
+        value = array;
+        return old;
+    }
+
     /** Detaches the value without closing it (for moving weights between owners). */
     NDArray take() {
         NDArray v = value;

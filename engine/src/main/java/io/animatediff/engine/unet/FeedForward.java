@@ -38,7 +38,8 @@ public final class FeedForward extends Module {
 
         /** (..., C) -> (..., 4C). */
         NDArray forward(NDArray x) {
-            NDList halves = proj.forward(x).split(2, -1); // value, gate
+            NDArray p = proj.forward(x); // (..., 8C)
+            NDList halves = p.split(2, p.getShape().dimension() - 1); // value, gate
             return halves.get(0).mul(Ops.gelu(halves.get(1)));
         }
     }
