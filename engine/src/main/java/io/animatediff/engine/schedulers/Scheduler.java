@@ -6,7 +6,8 @@ import ai.djl.ndarray.NDArray;
  * A diffusion sampler: {@link #setTimesteps} once per run, then per step i = 0..n-1 feed the model
  * {@code scaleModelInput(x, i)} at {@code modelTimesteps()[i]} and advance with {@code step}.
  * Tensors may have any shape (the pipeline passes latents (B, C, F, H, W)); the model output, the
- * sample and any noise share one shape. Results live on the sample's NDManager; intermediates are
+ * sample and any noise share one shape. Results are new arrays on the sample's NDManager (inputs
+ * are never modified or closed: the caller closes a sample it no longer needs); intermediates are
  * closed before each call returns. Instances hold per-run state: one per job, not shared across
  * threads.
  */
@@ -29,7 +30,10 @@ public interface Scheduler {
         return timesteps().length;
     }
 
-    /** The model input for step {@code stepIndex}: Euler divides by sqrt(sigma^2 + 1), DDIM returns the sample itself. */
+    /**
+     * The model input for step {@code stepIndex}: Euler divides by sqrt(sigma^2 + 1) (a new array), DDIM
+     * returns the sample itself.
+     */
     NDArray scaleModelInput(NDArray sample, int stepIndex);
 
     /**
