@@ -32,6 +32,7 @@ public final class Mp4Reader {
     /** Decodes all frames; errors name the file and say what to do. */
     public static Frames read(Path path) throws IOException {
         try (FileChannelWrapper channel = NIOUtils.readableChannel(path.toFile())) {
+            checkBoxes(path, channel.size());
             FrameGrab grab = open(path, channel);
             DemuxerTrackMeta meta = grab.getVideoTrack().getMeta();
             SeqParameterSet sps = firstSps(meta.getCodecPrivate());
@@ -98,6 +99,60 @@ public final class Mp4Reader {
     }
 
     private record Decoded(double timestamp, int[] rgb) {}
+
+    /**
+     * Walks the top-level ISO-BMFF boxes (4-byte big-endian size, 4-character type; size 1 = 64-bit
+     * size follows, 0 = to the end of the file): a box running past the end means the file was cut
+     * short, a missing 'moov' that it was never finished. JCodec reports both as null pointers.
+     */
+    static void checkBoxes(Path path, long fileSize) throws IOException {
+        boolean moov = false;
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(path)) {
+            long pos = 0;
+            ByteBuffer header = ByteBuffer.allocate(16);
+            while (pos < fileSize) {
+                header.clear().limit((int) Math.min(16, fileSize - pos));
+                while (header.hasRemaining() && ch.read(header, pos + header.position()) > 0) {
+                    // fill the header
+                }
+                header.flip();
+                if (header.remaining() < 8) {
+                    throw new IOException(String.format(
+                            "%s: truncated MP4, a box header at byte %d is cut off by the end of the file (%d bytes)",
+                            path, pos, fileSize));
+                }
+                long size = header.getInt() & 0xFFFFFFFFL;
+                byte[] type = new byte[4];
+                header.get(type);
+                String name = new String(type, java.nio.charset.StandardCharsets.ISO_8859_1);
+                if (size == 1) {
+                    if (header.remaining() < 8) {
+                        throw new IOException(path + ": truncated MP4, box '" + name + "' at byte " + pos
+                                + " is cut off by the end of the file");
+                    }
+                    size = header.getLong();
+                } else if (size == 0) {
+                    size = fileSize - pos;
+                }
+                if (size < 8) {
+                    throw new IOException(String.format(
+                            "%s: corrupt MP4, box '%s' at byte %d declares %d bytes", path, name, pos, size));
+                }
+                if (pos + size > fileSize) {
+                    throw new IOException(String.format(
+                            "%s: truncated MP4, box '%s' at byte %d declares %d bytes but the file ends at byte %d:"
+                                    + " the file is cut short, re-download or re-export it",
+                            path, name, pos, size, fileSize));
+                }
+                moov |= name.equals("moov");
+                pos += size;
+            }
+        }
+        if (!moov) {
+            throw new IOException(path + ": MP4 has no 'moov' index box: the recording was never finished or the"
+                    + " file is not an MP4");
+        }
+    }
 
     private static FrameGrab open(Path path, FileChannelWrapper channel) throws IOException {
         FrameGrab grab;

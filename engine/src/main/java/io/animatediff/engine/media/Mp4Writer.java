@@ -63,7 +63,7 @@ public final class Mp4Writer {
         int w = frames.width();
         int h = frames.height();
         try (FileChannelWrapper channel = NIOUtils.writableChannel(file.toFile())) {
-            WebOptimizedMP4Muxer muxer = new WebOptimizedMP4Muxer(channel, Brand.MP4, 16384 + 64 * frames.count());
+            WebOptimizedMP4Muxer muxer = new WebOptimizedMP4Muxer(channel, Brand.MP4, headerReserve(frames.count()));
             MuxerTrack track = muxer.addVideoTrack(
                     Codec.H264, VideoCodecMeta.createSimpleVideoCodecMeta(new Size(w, h), ColorSpace.YUV420));
             H264Encoder encoder = new LabelledEncoder(new ConstantQp(QP), level);
@@ -88,6 +88,15 @@ public final class Mp4Writer {
             }
             muxer.finish();
         }
+    }
+
+    /**
+     * Bytes reserved before the data for the index: ~900 bytes of fixed boxes plus sample size, chunk
+     * offset and key-frame entries (<= 16 bytes per frame). Were it too small, JCodec would put the
+     * index after the data instead, still a valid file.
+     */
+    private static int headerReserve(int frames) {
+        return 2048 + 16 * frames;
     }
 
     /**
