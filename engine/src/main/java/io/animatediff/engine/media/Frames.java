@@ -91,6 +91,12 @@ public record Frames(int count, int width, int height, int[] rgb, double fps) {
 
     /** The frames as (F, 3, H, W) floats in [0, 1] (value / 255). */
     public float[] toFloatCHW() {
+        if (3L * count * width * height > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException(String.format(
+                    "frames: %d frames of %dx%d are too many values for one float array (F, 3, H, W):"
+                            + " convert fewer frames at a time",
+                    count, width, height));
+        }
         int plane = height * width; // H*W
         float[] out = new float[count * 3 * plane]; // (F, 3, H, W)
         for (int f = 0; f < count; f++) {

@@ -12,7 +12,8 @@ import java.util.List;
  * browsers play it: partial frames are drawn at their offset, transparent pixels keep what is below,
  * and each frame's disposal method (keep, restore to background, restore to previous) is applied
  * before the next frame. Areas never painted, and areas restored to background, are black (GIF
- * "background" is transparent in browsers; our frames have no alpha).
+ * "background" is transparent in browsers; our frames have no alpha). Frames reaching past the
+ * logical screen are clipped to it; a file declaring no screen size uses the first frame's extent.
  *
  * <p>The block structure is checked first: a file without its trailer (0x3B) or whose blocks run past
  * the end is refused as truncated (ImageIO would silently return fewer or partial frames). Pixels are

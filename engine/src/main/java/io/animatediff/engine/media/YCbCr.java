@@ -84,7 +84,9 @@ final class YCbCr {
 
     /**
      * Converts {@code pic}'s cropped area (Y'CbCr 4:2:0, 8 bit) to packed RGB at {@code dst[offset..]},
-     * row-major (H, W). Chroma is upsampled by repeating each sample over its 2x2 block.
+     * row-major (H, W). Chroma is upsampled bilinearly for samples centred on each 2x2 block (weights
+     * 9/16, 3/16, 3/16, 1/16 from the nearest four, libjpeg's "fancy" upsampling), clamped at the
+     * edges of the cropped area.
      */
     static void toRgb(Picture pic, int[] dst, int offset, Matrix m, boolean fullRange) {
         int x0 = pic.getStartX();
@@ -96,25 +98,42 @@ final class YCbCr {
         byte[] vPlane = pic.getPlaneData(2);
         int yStride = pic.getPlaneWidth(0);
         int cStride = pic.getPlaneWidth(1);
+        int cxMin = x0 >> 1;
+        int cxMax = (x0 + w - 1) >> 1;
+        int cyMin = y0 >> 1;
+        int cyMax = (y0 + h - 1) >> 1;
+        // Per column: nearest chroma column and its horizontal neighbour (left for even x, right for odd).
+        int[] near = new int[w];
+        int[] side = new int[w];
+        for (int x = 0; x < w; x++) {
+            int sx = x0 + x;
+            near[x] = sx >> 1;
+            side[x] = Math.max(cxMin, Math.min(cxMax, (sx & 1) == 0 ? near[x] - 1 : near[x] + 1));
+        }
         double yOffset = fullRange ? 0 : 16;
         double yScale = fullRange ? 1 : 255.0 / 219.0;
-        double cScale = fullRange ? 1 : 255.0 / 224.0;
+        double cScale = (fullRange ? 1 : 255.0 / 224.0) / 16; // folds in the 1/16 of the filter weights
         double crToR = 2 * (1 - m.kr);
         double cbToB = 2 * (1 - m.kb);
         double crToG = 2 * m.kr * (1 - m.kr) / m.kg;
         double cbToG = 2 * m.kb * (1 - m.kb) / m.kg;
         for (int y = 0; y < h; y++) {
             int sy = y0 + y;
+            int rowNear = (sy >> 1) * cStride;
+            int rowSide = Math.max(cyMin, Math.min(cyMax, (sy & 1) == 0 ? (sy >> 1) - 1 : (sy >> 1) + 1)) * cStride;
             for (int x = 0; x < w; x++) {
-                int sx = x0 + x;
-                int c = (sy >> 1) * cStride + (sx >> 1);
-                double luma = ((yPlane[sy * yStride + sx] + 128) - yOffset) * yScale;
-                double cb = uPlane[c] * cScale; // stored value - 128 is the centred chroma
-                double cr = vPlane[c] * cScale;
+                int a = rowNear + near[x];
+                int b = rowNear + side[x];
+                int c = rowSide + near[x];
+                int d = rowSide + side[x];
+                // Stored samples are value - 128, i.e. already centred chroma.
+                double cb = (9 * uPlane[a] + 3 * uPlane[b] + 3 * uPlane[c] + uPlane[d]) * cScale;
+                double cr = (9 * vPlane[a] + 3 * vPlane[b] + 3 * vPlane[c] + vPlane[d]) * cScale;
+                double luma = ((yPlane[sy * yStride + x0 + x] + 128) - yOffset) * yScale;
                 int r = clamp(luma + crToR * cr);
                 int g = clamp(luma - crToG * cr - cbToG * cb);
-                int b = clamp(luma + cbToB * cb);
-                dst[offset + y * w + x] = (r << 16) | (g << 8) | b;
+                int bl = clamp(luma + cbToB * cb);
+                dst[offset + y * w + x] = (r << 16) | (g << 8) | bl;
             }
         }
     }

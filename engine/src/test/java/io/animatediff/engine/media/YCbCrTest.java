@@ -13,39 +13,65 @@ class YCbCrTest {
 
     @Test
     void limitedRangeRoundTripLosesAtMostTwoLevels() {
-        // 2x2 blocks of one colour, so 4:2:0 subsampling loses nothing and only the 8-bit Y'CbCr
-        // quantisation remains (Y has 219 levels for 256, chroma 224).
+        // 4x4 blocks of one colour. The inner 2x2 pixels of a block take their chroma from the block's
+        // own 2x2 chroma samples only, so there only the 8-bit Y'CbCr quantisation remains (Y has 219
+        // levels for 256, chroma 224); the outer ring blends in neighbouring blocks' chroma.
         int w = 64;
         int h = 64;
         int[] rgb = new int[w * h];
         Random random = new Random(3);
-        for (int by = 0; by < h; by += 2) {
-            for (int bx = 0; bx < w; bx += 2) {
-                int colour = random.nextInt(0x1000000);
-                rgb[by * w + bx] = colour;
-                rgb[by * w + bx + 1] = colour;
-                rgb[(by + 1) * w + bx] = colour;
-                rgb[(by + 1) * w + bx + 1] = colour;
+        for (int by = 0; by < h; by += 4) {
+            for (int bx = 0; bx < w; bx += 4) {
+                int colour = by == 0 && bx == 0 ? 0xFFFFFF : by == 0 && bx == 4 ? 0 : random.nextInt(0x1000000);
+                for (int y = by; y < by + 4; y++) {
+                    for (int x = bx; x < bx + 4; x++) {
+                        rgb[y * w + x] = colour;
+                    }
+                }
             }
         }
-        rgb[0] = rgb[1] = rgb[w] = rgb[w + 1] = 0xFFFFFF;
-        rgb[2] = rgb[3] = rgb[w + 2] = rgb[w + 3] = 0x000000;
         Frames frames = new Frames(1, w, h, rgb, 8);
         for (YCbCr.Matrix m : YCbCr.Matrix.values()) {
             Picture pic = Picture.create(w, h, ColorSpace.YUV420J);
             YCbCr.toYuv420(frames, 0, pic, m);
             assertEquals(235, pic.getPlaneData(0)[0] + 128, "white is Y 235 in limited range");
-            assertEquals(16, pic.getPlaneData(0)[2] + 128, "black is Y 16 in limited range");
+            assertEquals(16, pic.getPlaneData(0)[4] + 128, "black is Y 16 in limited range");
             assertEquals(128, pic.getPlaneData(1)[0] + 128, "grey has centred chroma");
             int[] back = new int[w * h];
             YCbCr.toRgb(pic, back, 0, m, false);
             int max = 0;
-            for (int i = 0; i < rgb.length; i++) {
-                max = Math.max(max, TestVideos.channelDiff(rgb[i], back[i]));
+            for (int y = 0; y < h; y++) {
+                for (int x = 0; x < w; x++) {
+                    boolean inner = (x % 4 == 1 || x % 4 == 2) && (y % 4 == 1 || y % 4 == 2);
+                    if (inner) {
+                        max = Math.max(max, TestVideos.channelDiff(rgb[y * w + x], back[y * w + x]));
+                    }
+                }
             }
             assertTrue(max <= 2, m + ": max channel error " + max);
-            assertEquals(0xFFFFFF, back[0], m + " white");
-            assertEquals(0x000000, back[2], m + " black");
+            assertEquals(0xFFFFFF, back[w + 1], m + " white");
+            assertEquals(0x000000, back[w + 5], m + " black");
+        }
+    }
+
+    @Test
+    void chromaIsUpsampledBilinearly() {
+        // One chroma row 0, 40, 80, 120 (stored minus 128), Y mid grey, 8x2 picture, full range BT.601:
+        // R = Y + 1.402 Cr. Luma column x sits at chroma position x/2 - 1/4, clamped at the edges.
+        Picture pic = Picture.create(8, 2, ColorSpace.YUV420);
+        java.util.Arrays.fill(pic.getPlaneData(0), (byte) 0); // Y 128
+        java.util.Arrays.fill(pic.getPlaneData(1), (byte) 0);
+        byte[] cr = pic.getPlaneData(2);
+        for (int i = 0; i < 4; i++) {
+            cr[i] = (byte) (40 * i);
+        }
+        int[] out = new int[16];
+        YCbCr.toRgb(pic, out, 0, YCbCr.Matrix.BT601, true);
+        double[] crAtX = {0, 10, 30, 50, 70, 90, 110, 120}; // 3/4 nearest + 1/4 neighbour
+        for (int x = 0; x < 8; x++) {
+            int expectedR = (int) Math.min(255, Math.round(128 + 1.402 * crAtX[x]));
+            assertEquals(expectedR, (out[x] >> 16) & 0xFF, "R at x " + x);
+            assertEquals(out[x], out[8 + x], "both rows share the chroma row");
         }
     }
 
