@@ -30,8 +30,9 @@ import org.jcodec.containers.mp4.WebOptimizedMP4Muxer;
  *
  * <p>Colour: frames are converted to limited-range BT.709 Y'CbCr 4:2:0 (chroma centred in each 2x2
  * block) and the stream says so in its VUI (matrix, primaries and transfer 1, full-range flag 0,
- * chroma location 1), the way players expect; JCodec's own
- * RGB path writes full-range samples without saying so, which players show with crushed contrast.
+ * chroma location 1), the way players expect. (JCodec's own RGB path, SequenceEncoder, writes
+ * full-range samples with no VUI, which players take as limited range: crushed blacks, clipped
+ * whites.)
  * The index (moov) precedes the data so browsers can start playing before the download ends.
  *
  * <p>Sizes: 4:2:0 needs even width and height; odd sizes are refused (pad or resize the frames
@@ -58,6 +59,9 @@ public final class Mp4Writer {
     static void write(Frames frames, Path out, int qp) throws IOException {
         if (frames == null) {
             throw new IllegalArgumentException("mp4: frames are null");
+        }
+        if (qp < 0 || qp > 51) {
+            throw new IllegalArgumentException("mp4: QP must be in [0, 51], got " + qp);
         }
         if (frames.width() % 2 != 0 || frames.height() % 2 != 0) {
             throw new IllegalArgumentException(String.format(
