@@ -1,0 +1,264 @@
+package io.animatediff.engine.ops;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.function.Supplier;
+
+/**
+ * Measures, in one run, this machine's matmul rate and the engine's ops against it: attention
+ * fused / composed / query-chunked, group norm fused / composed, silu, DJL's conv2d at SD widths and
+ * the per-call overhead of the TorchScript route. Peak memory is the rise of the process's resident
+ * high-water mark during the op (Linux; reset through /proc/self/clear_refs).
+ *
+ * <p>Run: {@code ./mvnw -q -pl engine -am package -DskipTests} then {@code java -cp
+ * "engine/target/classes:engine/target/lib/*" -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=2
+ * io.animatediff.engine.ops.OpsBenchmark}.
+ */
+public final class OpsBenchmark {
+    private static final int MB = 1 << 20;
+
+    private OpsBenchmark() {}
+
+    public static void main(String[] args) {
+        Engine engine = Engine.getEngine("PyTorch");
+        engine.setRandomSeed(0);
+        System.out.printf(
+                Locale.ROOT,
+                "threads %s, fused kernels %s%n",
+                System.getProperty("ai.djl.pytorch.num_threads", "default"),
+                Ops.fusedAvailable() ? "loaded" : "UNAVAILABLE");
+        try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            double matmul = matmul(manager);
+            attention(manager, 8, 1024, 40, matmul);
+            attention(manager, 8, 4096, 40, matmul);
+            groupNorm(manager);
+            silu(manager);
+            conv(manager, new Shape(2, 320, 32, 32), 320, matmul);
+            conv(manager, new Shape(2, 320, 64, 64), 320, matmul);
+            conv(manager, new Shape(2, 1280, 8, 8), 1280, matmul);
+            overhead(manager);
+        } finally {
+            Ops.setMode(null);
+            Ops.setAttentionBudget(null);
+        }
+    }
+
+    private static double matmul(NDManager manager) {
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray a = scope.randomNormal(new Shape(2048, 2048));
+            NDArray b = scope.randomNormal(new Shape(2048, 2048));
+            double[] seconds = time(7, () -> a.matMul(b));
+            double rate = 2.0 * 2048 * 2048 * 2048 / best(seconds) / 1e9;
+            System.out.printf(Locale.ROOT, "matmul 2048x2048 fp32: %.1f GFLOP/s (best of %d)%n", rate, seconds.length);
+            return rate;
+        }
+    }
+
+    private static void attention(NDManager manager, int batch, int s, int d, double matmul) {
+        double flops = 4.0 * batch * s * s * d; // q k^T and p v
+        System.out.printf(
+                Locale.ROOT, "attention (B*N=%d, S=%d, D=%d), %.1f GFLOP per call:%n", batch, s, d, flops / 1e9);
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray q = scope.randomNormal(new Shape(batch, s, d)); // (B N, S, D)
+            NDArray k = scope.randomNormal(new Shape(batch, s, d));
+            NDArray v = scope.randomNormal(new Shape(batch, s, d));
+            int reps = s > 2048 ? 2 : 5;
+            long chunkBudget = 64L * MB;
+            Ops.setMode(Ops.Mode.FUSED);
+            NDArray reference = Ops.attention(q, k, v);
+            report("fused", reps, flops, matmul, () -> Ops.attention(q, k, v), "~0 (S x S never materialised)");
+            Ops.setMode(Ops.Mode.COMPOSED);
+            Ops.setAttentionBudget(Long.MAX_VALUE);
+            long full = 2L * batch * s * s * 4;
+            report("composed", reps, flops, matmul, () -> Ops.attention(q, k, v), mb(full) + " scores+probs");
+            Ops.setAttentionBudget(chunkBudget);
+            long rows = ComposedOps.chunkRows(q.getShape(), k.getShape(), 4, chunkBudget);
+            report(
+                    "chunked",
+                    reps,
+                    flops,
+                    matmul,
+                    () -> Ops.attention(q, k, v),
+                    mb(2L * batch * Math.min(rows, s) * s * 4) + " (" + rows + "-row chunks, budget " + mb(chunkBudget)
+                            + ")");
+            try (NDArray chunked = Ops.attention(q, k, v)) {
+                System.out.printf(Locale.ROOT, "  max |fused - chunked| = %.2e%n", maxAbsDiff(reference, chunked));
+            }
+            Ops.setAttentionBudget(null);
+            Ops.setMode(null);
+        }
+    }
+
+    private static void groupNorm(NDManager manager) {
+        Shape shape = new Shape(32, 320, 64, 64); // (N, C, H, W)
+        System.out.printf(Locale.ROOT, "group norm %s, 32 groups (%s in):%n", shape, mb(shape.size() * 4));
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray x = scope.randomNormal(shape);
+            NDArray w = scope.randomNormal(new Shape(320));
+            NDArray b = scope.randomNormal(new Shape(320));
+            Ops.setMode(Ops.Mode.FUSED);
+            NDArray fused = Ops.groupNorm(x, 32, w, b, 1e-5);
+            double[] f = time(3, () -> Ops.groupNorm(x, 32, w, b, 1e-5));
+            Ops.setMode(Ops.Mode.COMPOSED);
+            double[] c = time(2, () -> Ops.groupNorm(x, 32, w, b, 1e-5));
+            try (NDArray composed = Ops.groupNorm(x, 32, w, b, 1e-5)) {
+                System.out.printf(
+                        Locale.ROOT,
+                        "  fused %.1f ms, composed %.1f ms (%.1fx); max |diff| %.1e%n",
+                        best(f) * 1e3,
+                        best(c) * 1e3,
+                        best(c) / best(f),
+                        maxAbsDiff(fused, composed));
+            }
+            Ops.setMode(null);
+        }
+    }
+
+    private static void silu(NDManager manager) {
+        Shape shape = new Shape(8, 320, 64, 64);
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray x = scope.randomNormal(shape);
+            Ops.setMode(Ops.Mode.FUSED);
+            double[] f = time(3, () -> Ops.silu(x));
+            Ops.setMode(Ops.Mode.COMPOSED);
+            double[] c = time(3, () -> Ops.silu(x));
+            System.out.printf(
+                    Locale.ROOT, "silu %s: fused %.1f ms, composed %.1f ms%n", shape, best(f) * 1e3, best(c) * 1e3);
+            Ops.setMode(null);
+        }
+    }
+
+    private static void conv(NDManager manager, Shape input, int out, double matmul) {
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray x = scope.randomNormal(input); // (N, Cin, H, W)
+            long cin = input.get(1);
+            NDArray w = scope.randomNormal(new Shape(out, cin, 3, 3)).mul(0.02);
+            NDArray b = scope.zeros(new Shape(out));
+            double flops = 2.0 * input.get(0) * out * input.get(2) * input.get(3) * cin * 9;
+            double[] s = time(3, () -> Ops.conv2d(x, w, b, 1, 1));
+            double rate = flops / best(s) / 1e9;
+            System.out.printf(
+                    Locale.ROOT,
+                    "conv2d %s 3x3 %d->%d: %.1f ms, %.1f GFLOP/s = %.2f of matmul%n",
+                    input,
+                    cin,
+                    out,
+                    best(s) * 1e3,
+                    rate,
+                    rate / matmul);
+        }
+    }
+
+    /** Per-call cost on a 4x4 tensor: one plain DJL op, composed silu (2 ops), the TorchScript call. */
+    private static void overhead(NDManager manager) {
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray x = scope.randomNormal(new Shape(4, 4));
+            int calls = 20000;
+            Ops.setMode(Ops.Mode.FUSED);
+            double fused = perCall(calls, () -> Ops.silu(x));
+            Ops.setMode(Ops.Mode.COMPOSED);
+            double composed = perCall(calls, () -> Ops.silu(x));
+            double plain = perCall(calls, () -> x.add(1f));
+            Ops.setMode(Ops.Mode.FUSED);
+            double fusedAgain = perCall(calls, () -> Ops.silu(x));
+            System.out.printf(
+                    Locale.ROOT,
+                    "per-call overhead on (4, 4): DJL add %.1f us, composed silu %.1f us, TorchScript silu %.1f us%n",
+                    plain,
+                    composed,
+                    Math.min(fused, fusedAgain));
+            Ops.setMode(null);
+        }
+    }
+
+    private static void report(
+            String name, int reps, double flops, double matmul, Supplier<NDArray> op, String memory) {
+        long baseline = resetPeak();
+        double[] seconds = time(reps, op);
+        long peak = baseline < 0 ? -1 : Math.max(0, peakResident() - baseline);
+        double rate = flops / best(seconds) / 1e9;
+        System.out.printf(
+                Locale.ROOT,
+                "  %-8s %8.1f ms  %6.1f GFLOP/s  %.2f of matmul  peak +%s measured, %s estimated%n",
+                name,
+                best(seconds) * 1e3,
+                rate,
+                rate / matmul,
+                peak < 0 ? "?" : mb(peak),
+                memory);
+    }
+
+    /** Runs the op reps times after one warm-up call, closing each result; seconds per call. */
+    private static double[] time(int reps, Supplier<NDArray> op) {
+        op.get().close();
+        double[] seconds = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t = System.nanoTime();
+            NDArray out = op.get(); // CPU kernels run eagerly: the result is complete here
+            seconds[i] = (System.nanoTime() - t) / 1e9;
+            out.close();
+        }
+        return seconds;
+    }
+
+    private static double perCall(int calls, Supplier<NDArray> op) {
+        for (int i = 0; i < calls / 10; i++) {
+            op.get().close();
+        }
+        long t = System.nanoTime();
+        for (int i = 0; i < calls; i++) {
+            op.get().close();
+        }
+        return (System.nanoTime() - t) / 1e3 / calls;
+    }
+
+    private static double best(double[] seconds) {
+        return Arrays.stream(seconds).min().orElseThrow();
+    }
+
+    private static String mb(long bytes) {
+        return String.format(Locale.ROOT, "%.0f MB", bytes / (double) MB);
+    }
+
+    /** Resets the resident high-water mark and returns the current resident size (bytes). */
+    private static long resetPeak() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (IOException | UnsupportedOperationException e) {
+            return -1; // not Linux: peak not measured
+        }
+        return status("VmRSS:");
+    }
+
+    private static long peakResident() {
+        return status("VmHWM:");
+    }
+
+    private static long status(String key) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith(key)) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException e) {
+            return -1;
+        }
+        return -1;
+    }
+
+    private static double maxAbsDiff(NDArray a, NDArray b) {
+        try (NDArray diff = a.sub(b);
+                NDArray abs = diff.abs();
+                NDArray max = abs.max()) {
+            return max.getFloat();
+        }
+    }
+}
