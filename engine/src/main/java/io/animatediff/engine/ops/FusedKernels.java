@@ -3,6 +3,7 @@ package io.animatediff.engine.ops;
 import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.engine.PtNDManager;
 import ai.djl.pytorch.engine.PtSymbolBlock;
 import ai.djl.pytorch.jni.IValue;
 import java.io.IOException;
@@ -76,7 +77,7 @@ final class FusedKernels {
               return torch.silu(x)
             """;
 
-    private final Model model;
+    private final Model model; // holds the module: open for the process's lifetime
     private final long moduleHandle;
     private final Object library;
     private final MethodHandle runMethod; // (library, module, method, inputs, isTrain, cudaStream) -> long
@@ -106,7 +107,7 @@ final class FusedKernels {
             return Optional.of(loader.call());
         } catch (Exception | LinkageError e) {
             LOG.warn(
-                    "Fused libtorch kernels are unavailable ({}); attention and group norm fall back to composed"
+                    "Fused libtorch kernels are unavailable ({}); attention, group norm and silu fall back to composed"
                             + " DJL ops, which are several times slower. Check that the PyTorch engine of DJL {}"
                             + " is on the classpath.",
                     e.toString(),
@@ -115,24 +116,11 @@ final class FusedKernels {
         }
     }
 
-    /** Writes the archive into a fresh temporary directory, loads it through DJL, removes the files. */
+    /**
+     * Finds the native entry points, then writes the archive into a fresh temporary directory, loads
+     * it through DJL and removes the files.
+     */
     static FusedKernels load() throws Exception {
-        byte[] archive = TorchScriptArchive.build(ARCHIVE_NAME, CLASS_NAME, METHODS);
-        Path dir = Files.createTempDirectory("animatediff-ops");
-        Path file = dir.resolve(ARCHIVE_NAME + ".pt");
-        Model model = Model.newInstance(ARCHIVE_NAME, "PyTorch");
-        try {
-            Files.write(file, archive);
-            model.load(dir, ARCHIVE_NAME);
-        } catch (Exception e) {
-            model.close();
-            throw e;
-        } finally {
-            deleteQuietly(file);
-            deleteQuietly(dir);
-        }
-        PtSymbolBlock block = (PtSymbolBlock) model.getBlock();
-
         Class<?> libraryClass = Class.forName("ai.djl.pytorch.jni.PyTorchLibrary");
         Field libField = libraryClass.getDeclaredField("LIB");
         libField.setAccessible(true);
@@ -152,22 +140,38 @@ final class FusedKernels {
                         boolean.class,
                         boolean.class));
         MethodHandle ivalueHandle = lookup.unreflectConstructor(ivalue);
-        return new FusedKernels(model, block.getHandle(), libField.get(null), runHandle, ivalueHandle);
+
+        byte[] archive = TorchScriptArchive.build(ARCHIVE_NAME, CLASS_NAME, METHODS);
+        Path dir = Files.createTempDirectory("animatediff-ops");
+        Path file = dir.resolve(ARCHIVE_NAME + ".pt");
+        Model model = Model.newInstance(ARCHIVE_NAME, "PyTorch");
+        try {
+            Files.write(file, archive);
+            model.load(dir, ARCHIVE_NAME);
+        } catch (Exception e) {
+            model.close();
+            throw e;
+        } finally {
+            deleteQuietly(file);
+            deleteQuietly(dir);
+        }
+        long module = ((PtSymbolBlock) model.getBlock()).getHandle();
+        return new FusedKernels(model, module, libField.get(null), runHandle, ivalueHandle);
     }
 
     /** torch.scaled_dot_product_attention; q (..., Sq, D), k (..., Sk, D), v (..., Sk, Dv). */
     NDArray attention(NDArray q, NDArray k, NDArray v) {
-        return call("attention", (PtNDArray) q, q, k, v);
+        return call("attention", q, k, v);
     }
 
     /** torch.group_norm(x, groups, weight, bias, eps); x (N, C, *). */
     NDArray groupNorm(NDArray x, int groups, NDArray weight, NDArray bias, double eps) {
-        return call("group_norm", (PtNDArray) x, x, (long) groups, weight, bias, eps);
+        return call("group_norm", x, (long) groups, weight, bias, eps);
     }
 
     /** torch.silu(x). */
     NDArray silu(NDArray x) {
-        return call("silu", (PtNDArray) x, x);
+        return call("silu", x);
     }
 
     /** Whether every array is a PyTorch-engine array these kernels can take. */
@@ -181,10 +185,13 @@ final class FusedKernels {
     }
 
     /**
-     * Runs a method of the module: arguments are NDArrays, Longs or Doubles; the result tensor belongs
-     * to {@code owner}'s manager.
+     * Runs a method of the module: arguments are PyTorch NDArrays, Longs or Doubles, the first an
+     * NDArray; the result tensor belongs to the first argument's manager.
      */
-    private NDArray call(String method, PtNDArray owner, Object... arguments) {
+    private NDArray call(String method, NDArray first, Object... rest) {
+        Object[] arguments = new Object[rest.length + 1];
+        arguments[0] = first;
+        System.arraycopy(rest, 0, arguments, 1, rest.length);
         IValue[] inputs = new IValue[arguments.length];
         try {
             long[] handles = new long[arguments.length];
@@ -204,7 +211,7 @@ final class FusedKernels {
             }
             long result = invoke(method, handles);
             try (IValue value = (IValue) newIValue.invoke(result)) {
-                return value.toTensor(owner.getManager());
+                return value.toTensor((PtNDManager) first.getManager());
             }
         } catch (RuntimeException | Error e) {
             throw e;
@@ -222,11 +229,6 @@ final class FusedKernels {
     private long invoke(String method, long[] handles) throws Throwable {
         // isTrain = true: no InferenceMode guard, autograd follows the caller's grad mode.
         return (long) runMethod.invokeExact(library, moduleHandle, method, handles, true, false);
-    }
-
-    /** The DJL model holding the module (kept open for the process's lifetime). */
-    Model model() {
-        return model;
     }
 
     private static void deleteQuietly(Path path) {

@@ -281,6 +281,42 @@ class OpsTest {
         }
     }
 
+    /** One module serves all threads: concurrent calls give each thread its own exact results. */
+    @Test
+    void fusedKernelsServeConcurrentThreads() throws Exception {
+        int threads = 3;
+        NDArray[] inputs = new NDArray[threads];
+        NDArray[] expected = new NDArray[threads];
+        for (int t = 0; t < threads; t++) {
+            inputs[t] = manager.randomNormal(new Shape(2, 2, 20 + 7 * t, 8));
+            expected[t] = Ops.attention(inputs[t], inputs[t], inputs[t]);
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads);
+        try {
+            java.util.List<java.util.concurrent.Future<Double>> worst = new java.util.ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int id = t;
+                worst.add(pool.submit(() -> {
+                    double max = 0;
+                    for (int i = 0; i < 40; i++) {
+                        try (NDManager step = manager.newSubManager()) {
+                            NDArray q = inputs[id];
+                            NDArray out = Ops.attention(q, q, q);
+                            out.attach(step);
+                            max = Math.max(max, Close.maxAbsDiff(out, expected[id]));
+                        }
+                    }
+                    return max;
+                }));
+            }
+            for (java.util.concurrent.Future<Double> f : worst) {
+                assertEquals(0.0, f.get(), "concurrent results differ from the single-threaded ones");
+            }
+        } finally {
+            pool.shutdown();
+        }
+    }
+
     @Test
     void failingKernelLoadFallsBackWithoutThrowing() {
         assertTrue(FusedKernels.loadOrWarn(() -> {
