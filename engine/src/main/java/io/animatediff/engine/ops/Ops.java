@@ -30,9 +30,10 @@ public final class Ops {
     /** System property: bytes the composed attention may spend on scores and probabilities. */
     public static final String BUDGET_PROPERTY = "animatediff.attention.budget";
     /**
-     * Default composed-attention budget: 64 MiB. Measured here at (B*N=8, S=4096, D=40), best of 3:
-     * budgets of 4 / 16 / 32 / 64 / 256 MiB took 5.2 / 1.75 / 1.56 / 1.23 / 1.16 s, one unchunked
-     * 1 GiB pass 1.7 s: 64 MiB is near the plateau at a sixteenth of the memory.
+     * Default composed-attention budget: 64 MiB. Measured here at (B*N=8, S=4096, D=40): budgets of
+     * 4 / 16 / 32 / 64 / 256 MiB took 5.2 / 1.75 / 1.56 / 1.23 / 1.16 s (best of 3, loaded machine);
+     * on a quiet machine 64 MiB took 0.53 s against 0.48 s for one unchunked 1 GiB pass. So 64 MiB
+     * costs ~10% at a sixteenth of the memory, and chunks get slow below 16 MiB.
      */
     public static final long DEFAULT_ATTENTION_BUDGET = 64L << 20;
 
