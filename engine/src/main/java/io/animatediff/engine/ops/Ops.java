@@ -6,13 +6,48 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
+import java.util.Locale;
+import java.util.Optional;
 
 /**
  * The tensor operations the engine's blocks are written in. Every block calls these, never DJL's
  * layer classes directly, so a faster kernel (libtorch's fused ops) replaces the composed path in
  * one place.
+ *
+ * <p>Results belong to the input's NDManager (for attention: q's); nothing is ever created on a
+ * weight's manager, so callers can scope memory per step with a child manager.
+ *
+ * <p>Two modes, chosen by the system property {@value #MODE_PROPERTY} ({@code fused}, the default,
+ * or {@code composed}) or by {@link #setMode}: FUSED runs libtorch's scaled_dot_product_attention,
+ * group_norm and silu through a TorchScript module ({@link FusedKernels}); COMPOSED builds them from
+ * DJL ops ({@link ComposedOps}), with attention computed in query chunks whose score buffers fit
+ * the budget {@value #BUDGET_PROPERTY} (bytes, default {@value #DEFAULT_ATTENTION_BUDGET}). Where
+ * the fused kernels cannot load, FUSED falls back to COMPOSED after one warning.
  */
 public final class Ops {
+    /** System property selecting the mode: {@code fused} or {@code composed}. */
+    public static final String MODE_PROPERTY = "animatediff.ops";
+    /** System property: bytes the composed attention may spend on scores and probabilities. */
+    public static final String BUDGET_PROPERTY = "animatediff.attention.budget";
+    /**
+     * Default composed-attention budget: 64 MiB. Measured here at (B*N=8, S=4096, D=40): budgets of
+     * 4 / 16 / 32 / 64 / 256 MiB took 5.2 / 1.75 / 1.56 / 1.23 / 1.16 s (best of 3, loaded machine);
+     * on a quiet machine 64 MiB took 0.53 s against 0.48 s for one unchunked 1 GiB pass. So 64 MiB
+     * costs ~10% at a sixteenth of the memory, and chunks get slow below 16 MiB.
+     */
+    public static final long DEFAULT_ATTENTION_BUDGET = 64L << 20;
+
+    /** How {@link Ops} computes attention, group norm and silu. */
+    public enum Mode {
+        /** libtorch's fused kernels through TorchScript (composed where they cannot load). */
+        FUSED,
+        /** DJL ops only; attention in budget-bounded query chunks. */
+        COMPOSED
+    }
+
+    private static volatile Mode modeOverride;
+    private static volatile Long budgetOverride;
+
     private Ops() {}
 
     /** y = x W^T + b; x (..., Cin), weight (Cout, Cin), bias (Cout) or null. */
@@ -31,21 +66,16 @@ public final class Ops {
 
     /**
      * GroupNorm over x (N, C, *): statistics per sample and group of C/groups channels across all
-     * trailing axes (biased variance, like torch.group_norm); affine per channel.
+     * trailing axes (biased variance, like torch.group_norm); affine per channel, weight and bias
+     * (C).
      */
     public static NDArray groupNorm(NDArray x, int groups, NDArray weight, NDArray bias, double eps) {
-        Shape shape = x.getShape();
-        long n = shape.get(0);
-        long c = shape.get(1);
-        NDArray g = x.reshape(n, groups, -1); // (N, G, C/G * rest)
-        NDArray mean = g.mean(new int[] {2}, true);
-        NDArray centered = g.sub(mean);
-        NDArray var = centered.square().mean(new int[] {2}, true);
-        NDArray normed = centered.div(var.add(eps).sqrt()).reshape(shape);
-        long[] affine = new long[shape.dimension()];
-        java.util.Arrays.fill(affine, 1);
-        affine[1] = c;
-        return normed.mul(weight.reshape(new Shape(affine))).add(bias.reshape(new Shape(affine)));
+        checkGroupNorm(x, groups, weight, bias);
+        Optional<FusedKernels> fused = fused(x, weight, bias);
+        if (fused.isPresent()) {
+            return fused.get().groupNorm(x, groups, weight, bias, eps);
+        }
+        return ComposedOps.groupNorm(x, groups, weight, bias, eps);
     }
 
     /** LayerNorm over the last axis; x (..., C), weight and bias (C). */
@@ -59,18 +89,119 @@ public final class Ops {
      * -> (..., Sq, D).
      */
     public static NDArray attention(NDArray q, NDArray k, NDArray v) {
-        long d = q.getShape().get(q.getShape().dimension() - 1);
-        NDArray scores = q.matMul(k.swapAxes(-1, -2)).mul(1.0 / Math.sqrt(d)); // (..., Sq, Sk)
-        return scores.softmax(-1).matMul(v);
+        checkAttention(q, k, v);
+        Optional<FusedKernels> fused = fused(q, k, v);
+        if (fused.isPresent()) {
+            return fused.get().attention(q, k, v);
+        }
+        return ComposedOps.attention(q, k, v, attentionBudget());
     }
 
     /** SiLU (swish): x * sigmoid(x). */
     public static NDArray silu(NDArray x) {
-        return x.mul(Activation.sigmoid(x));
+        Optional<FusedKernels> fused = fused(x);
+        if (fused.isPresent()) {
+            return fused.get().silu(x);
+        }
+        return ComposedOps.silu(x);
     }
 
     /** GELU, exact (erf) form as torch.nn.functional.gelu's default. */
     public static NDArray gelu(NDArray x) {
         return Activation.gelu(x);
+    }
+
+    /** The mode in force: {@link #setMode}'s, else {@value #MODE_PROPERTY}'s, else FUSED. */
+    public static Mode mode() {
+        Mode set = modeOverride;
+        if (set != null) {
+            return set;
+        }
+        String property = System.getProperty(MODE_PROPERTY, "fused").trim().toLowerCase(Locale.ROOT);
+        return switch (property) {
+            case "fused" -> Mode.FUSED;
+            case "composed" -> Mode.COMPOSED;
+            default ->
+                throw new IllegalArgumentException(
+                        "-D" + MODE_PROPERTY + "=" + property + " is not a mode: use fused or composed");
+        };
+    }
+
+    /** Forces a mode for the whole process; null returns to the system property. */
+    public static void setMode(Mode mode) {
+        modeOverride = mode;
+    }
+
+    /** Whether the fused kernels are in use: mode FUSED and they loaded on this platform. */
+    public static boolean fusedAvailable() {
+        return mode() == Mode.FUSED && FusedKernels.get().isPresent();
+    }
+
+    /** Bytes composed attention may spend on scores: {@link #setAttentionBudget}'s, else the property's. */
+    public static long attentionBudget() {
+        Long set = budgetOverride;
+        if (set != null) {
+            return set;
+        }
+        String property = System.getProperty(BUDGET_PROPERTY);
+        if (property == null) {
+            return DEFAULT_ATTENTION_BUDGET;
+        }
+        try {
+            long bytes = Long.parseLong(property.trim());
+            if (bytes > 0) {
+                return bytes;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("-D" + BUDGET_PROPERTY + "=" + property
+                + " is not a byte count: give a positive integer, e.g. 536870912");
+    }
+
+    /** Sets the composed-attention budget in bytes (> 0); null returns to the system property. */
+    public static void setAttentionBudget(Long bytes) {
+        if (bytes != null && bytes <= 0) {
+            throw new IllegalArgumentException("attention budget must be positive bytes, got " + bytes);
+        }
+        budgetOverride = bytes;
+    }
+
+    private static Optional<FusedKernels> fused(NDArray... arrays) {
+        if (mode() != Mode.FUSED || !FusedKernels.accepts(arrays)) {
+            return Optional.empty();
+        }
+        return FusedKernels.get();
+    }
+
+    private static void checkGroupNorm(NDArray x, int groups, NDArray weight, NDArray bias) {
+        Shape shape = x.getShape();
+        if (shape.dimension() < 2 || groups <= 0 || shape.get(1) % groups != 0) {
+            throw new IllegalArgumentException(
+                    "groupNorm: input " + shape + " must be (N, C, *) with C divisible by " + groups + " groups");
+        }
+        if (weight == null || bias == null) {
+            throw new IllegalArgumentException("groupNorm: weight and bias of (" + shape.get(1)
+                    + ") are required; pass ones and zeros for a norm without affine");
+        }
+        if (weight.getShape().size() != shape.get(1) || bias.getShape().size() != shape.get(1)) {
+            throw new IllegalArgumentException("groupNorm: weight " + weight.getShape() + " and bias " + bias.getShape()
+                    + " must have C=" + shape.get(1) + " elements for input " + shape);
+        }
+    }
+
+    private static void checkAttention(NDArray q, NDArray k, NDArray v) {
+        Shape qs = q.getShape();
+        Shape ks = k.getShape();
+        Shape vs = v.getShape();
+        int r = qs.dimension();
+        if (r < 2
+                || ks.dimension() != r
+                || vs.dimension() != r
+                || qs.get(r - 1) != ks.get(r - 1)
+                || ks.get(r - 2) != vs.get(r - 2)) {
+            throw new IllegalArgumentException("attention: q " + qs + ", k " + ks + ", v " + vs
+                    + " must be (..., Sq, D), (..., Sk, D), (..., Sk, Dv) of one rank");
+        }
     }
 }
