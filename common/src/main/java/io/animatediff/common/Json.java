@@ -8,11 +8,14 @@ import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.MapperFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.cfg.CoercionAction;
+import com.fasterxml.jackson.databind.cfg.CoercionInputShape;
 import com.fasterxml.jackson.databind.exc.InvalidFormatException;
 import com.fasterxml.jackson.databind.exc.MismatchedInputException;
 import com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException;
 import com.fasterxml.jackson.databind.exc.ValueInstantiationException;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import com.fasterxml.jackson.databind.type.LogicalType;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.io.IOException;
 import java.io.InputStream;
@@ -49,6 +52,11 @@ public final class Json {
             .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .serializationInclusion(JsonInclude.Include.NON_NULL)
+            .withCoercionConfig(
+                    LogicalType.Textual,
+                    cfg -> cfg.setCoercion(CoercionInputShape.Integer, CoercionAction.Fail)
+                            .setCoercion(CoercionInputShape.Float, CoercionAction.Fail)
+                            .setCoercion(CoercionInputShape.Boolean, CoercionAction.Fail))
             .build();
 
     private static final ObjectMapper STRICT = MAPPER.copy().enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
@@ -144,7 +152,16 @@ public final class Json {
     static InvalidMessageException invalid(JsonProcessingException e, Class<?> type) {
         String what = type.getSimpleName();
         if (!(e instanceof JsonMappingException jme)) {
-            return new InvalidMessageException("", "not valid JSON for " + what + ": " + e.getOriginalMessage(), e);
+            String at = e.getLocation() == null
+                    ? ""
+                    : " at line " + e.getLocation().getLineNr() + ", column "
+                            + e.getLocation().getColumnNr();
+            String problem = String.valueOf(e.getOriginalMessage())
+                    .replaceAll("\\s*\\(start marker at \\[Source.*$", "")
+                    .replaceAll("\\s*\\[Source.*$", "")
+                    .replace('\n', ' ');
+            return new InvalidMessageException(
+                    "", "not valid JSON for " + what + at + ": " + problem + ": send one well-formed JSON object", e);
         }
         String path = path(jme);
         if (jme instanceof ValueInstantiationException && jme.getCause() != null) {
@@ -177,23 +194,23 @@ public final class Json {
         if (jme instanceof InvalidFormatException ife) {
             return new InvalidMessageException(
                     path,
-                    "value " + quote(ife.getValue()) + " is not a valid " + typeName(ife.getTargetType())
-                            + detail(ife.getOriginalMessage()),
+                    "value " + quote(ife.getValue()) + " is not a valid " + typeName(ife.getTargetType()) + ": send "
+                            + article(typeName(ife.getTargetType())),
                     e);
         }
         if (jme instanceof MismatchedInputException mie && mie.getTargetType() != null) {
-            return new InvalidMessageException(
-                    path, "expected " + typeName(mie.getTargetType()) + detail(mie.getOriginalMessage()), e);
+            String expected = article(typeName(mie.getTargetType()));
+            return new InvalidMessageException(path, "wrong JSON type: send " + expected, e);
         }
         return new InvalidMessageException(path, String.valueOf(jme.getOriginalMessage()), e);
     }
 
-    private static String detail(String original) {
-        if (original == null) {
-            return "";
-        }
-        int colon = original.indexOf(": ");
-        return colon < 0 ? "" : " (" + original.substring(colon + 2).replace('\n', ' ') + ")";
+    private static String article(String typeName) {
+        return switch (typeName) {
+            case "integer", "array" -> "an " + typeName;
+            case "number", "string", "boolean" -> "a " + typeName;
+            default -> "a JSON object";
+        };
     }
 
     private static String typeName(Class<?> t) {

@@ -138,6 +138,13 @@ class ProtocolJsonTest {
                 InvalidMessageException.class,
                 () -> Json.readStrict(base + "\"loras\":[{\"name\":\"a\"},null]}", GenerationRequest.class));
         assertEquals("loras[1]", nullEntry.field(), nullEntry.getMessage());
+        InvalidMessageException numberAsText = assertThrows(
+                InvalidMessageException.class,
+                () -> Json.readStrict("{\"prompt\":1,\"base_model\":\"b\"}", GenerationRequest.class));
+        assertEquals("prompt", numberAsText.field(), numberAsText.getMessage());
+        InvalidMessageException notJson =
+                assertThrows(InvalidMessageException.class, () -> Json.readStrict("{", GenerationRequest.class));
+        assertTrue(notJson.getMessage().contains("line 1"), notJson.getMessage());
         // an integer where a double is expected is fine
         assertEquals(
                 7.0,
