@@ -17,19 +17,15 @@ public final class Ops {
 
     /** y = x W^T + b; x (..., Cin), weight (Cout, Cin), bias (Cout) or null. */
     public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
-        return bias == null ? Linear.linear(x, weight).singletonOrThrow() : Linear.linear(x, weight, bias).singletonOrThrow();
+        return bias == null
+                ? Linear.linear(x, weight).singletonOrThrow()
+                : Linear.linear(x, weight, bias).singletonOrThrow();
     }
 
     /** 2-D convolution; x (N, Cin, H, W), weight (Cout, Cin, k, k), bias (Cout) or null. */
     public static NDArray conv2d(NDArray x, NDArray weight, NDArray bias, int stride, int padding) {
         return Conv2d.conv2d(
-                        x,
-                        weight,
-                        bias,
-                        new Shape(stride, stride),
-                        new Shape(padding, padding),
-                        new Shape(1, 1),
-                        1)
+                        x, weight, bias, new Shape(stride, stride), new Shape(padding, padding), new Shape(1, 1), 1)
                 .singletonOrThrow();
     }
 
