@@ -13,7 +13,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A pickle VM restricted to what {@code torch.save} emits for a state dict (protocols 2 to 5). It
+ * A pickle VM restricted to what {@code torch.save} emits for a state dict (protocols 2 to 5);
+ * opcode semantics as in CPython's {@code pickle._Unpickler}, the allow-list idea as in torch's
+ * {@code torch/_weights_only_unpickler.py}, but narrower. It
  * builds plain values (str, int, float, bool, None, bytes, tuple, list, dict) and knows a fixed set
  * of globals as data, never as code: {@code collections.OrderedDict}, the torch tensor/parameter
  * rebuild functions and the typed storage classes. Any other global is refused where it is named,

@@ -30,8 +30,12 @@ import java.util.Map;
  * A safetensors file (format of huggingface/safetensors): an 8-byte little-endian header length N,
  * N bytes of JSON {@code {"__metadata__": {..}, key: {"dtype", "shape", "data_offsets": [begin,
  * end]}}}, then the data section, offsets relative to its start. Opening reads and validates the
- * header only; tensors are read lazily from a read-only memory map, chunked along tensor boundaries
- * so files over 2 GB map fine. Every load copies into memory the NDArray owns.
+ * header only; tensors are read lazily, one per call, into memory the NDArray owns (never a view
+ * of the file, so in-place updates are safe and the file may go away). Plain copies use positional
+ * reads straight into the array's memory: on this machine kind that loaded 1 GB of fresh arrays
+ * in 0.66 s against 1.1 s for copying from a memory map, whose page faults come on top of the
+ * array's own (warm: equal). Element-wise decodes (BF16 widening, {@link #loadFloats}) read a
+ * read-only memory map, chunked along tensor boundaries so files over 2 GB map fine.
  */
 public final class SafetensorsFile implements TensorSource {
 
@@ -90,16 +94,22 @@ public final class SafetensorsFile implements TensorSource {
 
     /** As {@link #open(Path)} with a custom header cap. */
     public static SafetensorsFile open(Path file, long maxHeaderBytes) throws IOException {
+        return open(file, maxHeaderBytes, MAX_CHUNK_BYTES);
+    }
+
+    /** As {@link #open(Path, long)} with a custom map chunk size (tests use tiny chunks). */
+    static SafetensorsFile open(Path file, long maxHeaderBytes, long maxChunkBytes) throws IOException {
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ);
         try {
-            return read(file, ch, maxHeaderBytes);
+            return read(file, ch, maxHeaderBytes, maxChunkBytes);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
     }
 
-    private static SafetensorsFile read(Path file, FileChannel ch, long maxHeaderBytes) throws IOException {
+    private static SafetensorsFile read(Path file, FileChannel ch, long maxHeaderBytes, long maxChunkBytes)
+            throws IOException {
         // 1. header length
         long fileSize = ch.size();
         if (fileSize < 8) {
@@ -212,7 +222,7 @@ public final class SafetensorsFile implements TensorSource {
         Chunk current = null;
         for (String k : byOffset) {
             long[] r = ranges.get(k);
-            if (current == null || r[1] - current.begin > MAX_CHUNK_BYTES) {
+            if (current == null || r[1] - current.begin > maxChunkBytes) {
                 current = new Chunk(r[0], r[1]);
                 chunks.add(current);
             } else if (r[1] > current.end) {
@@ -342,7 +352,31 @@ public final class SafetensorsFile implements TensorSource {
     @Override
     public NDArray load(String key, NDManager manager, DataType target) {
         Entry e = entry(key);
-        return TensorBytes.create(e.info(), manager, target, path.toString(), view -> view.put(bytes(e)));
+        if (e.info().dtype() == Dtype.BF16) {
+            // widened element by element: read straight from the map
+            return TensorBytes.create(e.info(), manager, target, path.toString(), view -> view.put(bytes(e)));
+        }
+        // a plain copy: the kernel reads the page cache straight into the array's memory
+        return TensorBytes.create(e.info(), manager, target, path.toString(), view -> readInto(e, view));
+    }
+
+    private void readInto(Entry e, ByteBuffer view) {
+        if (closed) {
+            throw new IllegalStateException("safetensors file " + path + " is closed");
+        }
+        long position = dataStart + e.begin();
+        try {
+            while (view.hasRemaining()) {
+                int n = channel.read(view, position);
+                if (n < 0) {
+                    throw new IllegalStateException("safetensors file " + path + " shrank while open: tensor '"
+                            + e.info().key() + "' ends past its end");
+                }
+                position += n;
+            }
+        } catch (IOException ex) {
+            throw new UncheckedIOException("reading tensor '" + e.info().key() + "' from " + path, ex);
+        }
     }
 
     @Override

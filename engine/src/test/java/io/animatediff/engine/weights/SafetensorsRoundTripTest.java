@@ -280,6 +280,26 @@ class SafetensorsRoundTripTest {
     }
 
     @Test
+    void tensorsSpreadOverManyMapChunks() throws IOException {
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        for (int i = 0; i < 7; i++) {
+            tensors.put("t" + i, manager.create(new float[] {i, i + 0.5f, -i}));
+        }
+        for (Dtype stored : List.of(Dtype.F32, Dtype.BF16)) {
+            Path file = dir.resolve("chunks-" + stored + ".safetensors");
+            SafetensorsWriter.write(file, tensors, Map.of(), stored);
+            // 8-byte chunks: every tensor (12 or 6 bytes) gets its own map, or shares one with the next
+            try (SafetensorsFile f = SafetensorsFile.open(file, SafetensorsFile.MAX_HEADER_BYTES, 8)) {
+                for (int i = 0; i < 7; i++) {
+                    float[] expected = {i, i + 0.5f, -i};
+                    assertArrayEquals(expected, f.loadFloats("t" + i), stored + " t" + i);
+                    assertArrayEquals(expected, f.load("t" + i, manager).toFloatArray(), stored + " t" + i);
+                }
+            }
+        }
+    }
+
+    @Test
     void dtypeNames() {
         for (Dtype d : Dtype.values()) {
             assertEquals(d, Dtype.fromSafetensors(d.safetensorsName()));
