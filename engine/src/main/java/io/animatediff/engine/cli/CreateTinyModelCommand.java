@@ -13,7 +13,11 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         description = "Write a tiny seeded base model (diffusers folder) and motion module (safetensors).")
 final class CreateTinyModelCommand implements Callable<Integer> {
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "writes DIR/base and DIR/motion.safetensors")
+    @Option(
+            names = "--out",
+            required = true,
+            paramLabel = "DIR",
+            description = "writes DIR/base and DIR/motion.safetensors")
     Path out;
 
     @Option(names = "--seed", defaultValue = "0")
@@ -22,7 +26,8 @@ final class CreateTinyModelCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         TinyModels.writeBaseModel(out.resolve("base"), seed);
-        TinyModels.writeMotionModule(out.resolve("motion.safetensors"), MotionModuleConfig.tiny(false), seed + 100, true);
+        TinyModels.writeMotionModule(
+                out.resolve("motion.safetensors"), MotionModuleConfig.tiny(false), seed + 100, true);
         System.out.println(out.resolve("base"));
         System.out.println(out.resolve("motion.safetensors"));
         return 0;

@@ -21,7 +21,10 @@ import picocli.CommandLine.Option;
  * {@code demo}: the built-in model generates a sample animation into {@code ./out/} (GIF and MP4),
  * in-process. The built-in model is written to {@code .animatediff/builtin/} on first use.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true, description = "Write a sample animation with the built-in model to ./out/.")
+@Command(
+        name = "demo",
+        mixinStandardHelpOptions = true,
+        description = "Write a sample animation with the built-in model to ./out/.")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "out", paramLabel = "DIR")
     Path out;
@@ -39,7 +42,8 @@ final class DemoCommand implements Callable<Integer> {
             TinyModels.writeBaseModel(base, 0);
             TinyModels.writeMotionModule(motion, MotionModuleConfig.tiny(false), 100, true);
         }
-        try (AnimateDiffModel model = ModelLoader.load(base, motion, MotionModuleConfig.MotionNorm.OFFICIAL, List.of())) {
+        try (AnimateDiffModel model =
+                ModelLoader.load(base, motion, MotionModuleConfig.MotionNorm.OFFICIAL, List.of())) {
             AnimationParams params = AnimationParams.builder()
                     .prompt(prompt)
                     .negativePrompt("")

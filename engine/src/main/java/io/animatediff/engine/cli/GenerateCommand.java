@@ -35,7 +35,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--motion-module", required = true, paramLabel = "DIR|FILE", description = "motion module")
     Path motionModule;
 
-    @Option(names = "--lora", paramLabel = "FILE[:SCALE]", description = "LoRA to merge (repeatable), scale 1 by default")
+    @Option(
+            names = "--lora",
+            paramLabel = "FILE[:SCALE]",
+            description = "LoRA to merge (repeatable), scale 1 by default")
     List<String> loras = new ArrayList<>();
 
     @Option(names = "--prompt", paramLabel = "TEXT", description = "what to animate")
@@ -74,7 +77,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--motion-scale", defaultValue = "1.0")
     double motionScale;
 
-    @Option(names = "--prompt-embeds", paramLabel = "FILE.safetensors",
+    @Option(
+            names = "--prompt-embeds",
+            paramLabel = "FILE.safetensors",
             description = "tensors prompt_embeds and negative_prompt_embeds (1, S, C)")
     Path promptEmbeds;
 
@@ -121,7 +126,8 @@ final class GenerateCommand implements Callable<Integer> {
             if (promptEmbeds != null) {
                 try (TensorSource src = TensorSources.open(promptEmbeds)) {
                     NDArray pos = src.load("prompt_embeds", inputs);
-                    NDArray neg = src.contains("negative_prompt_embeds") ? src.load("negative_prompt_embeds", inputs) : null;
+                    NDArray neg =
+                            src.contains("negative_prompt_embeds") ? src.load("negative_prompt_embeds", inputs) : null;
                     b.promptEmbeds(pos, neg);
                 }
             }
@@ -132,15 +138,19 @@ final class GenerateCommand implements Callable<Integer> {
             }
             AnimationParams params = b.build();
             long t1 = System.nanoTime();
-            AnimationResult result = new AnimationPipeline(m).run(params, new StepListener() {
-                @Override
-                public void onStep(int step, int total) {
-                    System.err.printf("\rstep %d/%d", step, total);
-                    if (step == total) {
-                        System.err.println();
-                    }
-                }
-            }, type != OutputType.LATENT);
+            AnimationResult result = new AnimationPipeline(m)
+                    .run(
+                            params,
+                            new StepListener() {
+                                @Override
+                                public void onStep(int step, int total) {
+                                    System.err.printf("\rstep %d/%d", step, total);
+                                    if (step == total) {
+                                        System.err.println();
+                                    }
+                                }
+                            },
+                            type != OutputType.LATENT);
             result.warnings().forEach(w -> System.err.println("warning: " + w));
             List<Path> written = AnimationWriter.write(result, type, fps, out);
             System.err.printf("generated in %.1f s%n", (System.nanoTime() - t1) / 1e9);

@@ -66,19 +66,20 @@ public final class BaseModelFiles implements AutoCloseable {
         if (Files.isRegularFile(path)) {
             return openSingleFile(path);
         }
-        throw new IllegalArgumentException(
-                "base model " + path + " does not exist: pass a diffusers folder or a single-file .safetensors checkpoint");
+        throw new IllegalArgumentException("base model " + path
+                + " does not exist: pass a diffusers folder or a single-file .safetensors checkpoint");
     }
 
     private static BaseModelFiles openDiffusers(Path dir) throws IOException {
         List<TensorSource> open = new ArrayList<>();
         try {
-            UNet2DConditionConfig unetCfg = ConfigFiles.read(dir.resolve("unet/config.json"), UNet2DConditionConfig.class);
+            UNet2DConditionConfig unetCfg =
+                    ConfigFiles.read(dir.resolve("unet/config.json"), UNet2DConditionConfig.class);
             AutoencoderKLConfig vaeCfg = ConfigFiles.read(dir.resolve("vae/config.json"), AutoencoderKLConfig.class);
             CLIPTextConfig textCfg = ConfigFiles.read(dir.resolve("text_encoder/config.json"), CLIPTextConfig.class);
             StateDict unet = weights(dir.resolve("unet"), "diffusion_pytorch_model", open);
-            StateDict vae = weights(dir.resolve("vae"), "diffusion_pytorch_model", open)
-                    .renamed(LegacyDiffusersKeys::rename);
+            StateDict vae =
+                    weights(dir.resolve("vae"), "diffusion_pytorch_model", open).renamed(LegacyDiffusersKeys::rename);
             StateDict text = weights(dir.resolve("text_encoder"), "model", open);
             Path tokenizer = dir.resolve("tokenizer");
             if (!Files.isDirectory(tokenizer)) {
@@ -149,7 +150,8 @@ public final class BaseModelFiles implements AutoCloseable {
         if (reshaped.isEmpty()) {
             return view;
         }
-        return view.transformed(reshaped, a -> a.reshape(a.getShape().get(0), a.getShape().get(1)));
+        return view.transformed(
+                reshaped, a -> a.reshape(a.getShape().get(0), a.getShape().get(1)));
     }
 
     private static Path findTokenizer(Path file) {
@@ -160,7 +162,8 @@ public final class BaseModelFiles implements AutoCloseable {
         }
         Path parent = file.toAbsolutePath().getParent();
         candidates.add(parent.resolve("tokenizer"));
-        candidates.add(parent.resolve(stripExtension(file.getFileName().toString())).resolve("tokenizer"));
+        candidates.add(
+                parent.resolve(stripExtension(file.getFileName().toString())).resolve("tokenizer"));
         for (Path c : candidates) {
             if (Files.isRegularFile(c.resolve("vocab.json")) && Files.isRegularFile(c.resolve("merges.txt"))) {
                 return c;

@@ -23,7 +23,8 @@ public final class ConfigFiles {
             return JSON.readValue(file.toFile(), type);
         } catch (IOException | RuntimeException e) {
             Throwable cause = e.getCause() instanceof IllegalArgumentException ? e.getCause() : e;
-            throw new IllegalArgumentException(file + " is not a valid " + type.getSimpleName() + ": " + cause.getMessage(), e);
+            throw new IllegalArgumentException(
+                    file + " is not a valid " + type.getSimpleName() + ": " + cause.getMessage(), e);
         }
     }
 

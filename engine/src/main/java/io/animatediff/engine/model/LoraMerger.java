@@ -81,8 +81,11 @@ public final class LoraMerger {
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("LoRA " + spec.file() + ": " + e.getMessage(), e);
             }
-            Merge merge = new Merge(spec.file().getFileName() + " x" + spec.scale() + " (" + plan.format().displayName()
-                    + ", " + plan.targets().size() + " weights)", plan.targets().size());
+            Merge merge = new Merge(
+                    spec.file().getFileName() + " x" + spec.scale() + " ("
+                            + plan.format().displayName() + ", "
+                            + plan.targets().size() + " weights)",
+                    plan.targets().size());
             try {
                 for (LoraTarget t : plan.targets()) {
                     Map<String, Param> params = t.component() == Component.TEXT_ENCODER ? text : unet;
@@ -104,7 +107,8 @@ public final class LoraMerger {
             double factor = scale * t.alphaOverRank(alpha);
             long cout = up.getShape().get(0);
             long rank = t.rank();
-            NDArray delta = up.reshape(cout, rank).matMul(down.reshape(rank, -1)).mul(factor); // (Cout, Cin*k*k)
+            NDArray delta =
+                    up.reshape(cout, rank).matMul(down.reshape(rank, -1)).mul(factor); // (Cout, Cin*k*k)
             NDArray w = p.get();
             NDArray merged = w.add(delta.reshape(w.getShape()));
             merged.attach(manager);

@@ -30,20 +30,25 @@ public final class ModelInspector {
         UNet2DConditionConfig sd15 = UNet2DConditionConfig.sd15();
         long base = new UNet3DConditionModel(sd15, null).parameterCount();
         return switch (name.toLowerCase(Locale.ROOT)) {
-            case "sd15" -> List.of(
-                    "unet " + base,
-                    "vae " + new AutoencoderKL(AutoencoderKLConfig.sd15()).parameterCount(),
-                    "text_encoder " + new CLIPTextModel(CLIPTextConfig.vitL14()).parameterCount());
+            case "sd15" ->
+                List.of(
+                        "unet " + base,
+                        "vae " + new AutoencoderKL(AutoencoderKLConfig.sd15()).parameterCount(),
+                        "text_encoder " + new CLIPTextModel(CLIPTextConfig.vitL14()).parameterCount());
             case "mm-v1" -> motion(sd15, base, MotionModuleConfig.v1());
             case "mm-v2" -> motion(sd15, base, MotionModuleConfig.v2());
             case "mm-v3" -> motion(sd15, base, MotionModuleConfig.v3());
-            case "tiny" -> List.of(
-                    "unet " + new UNet3DConditionModel(UNet2DConditionConfig.tiny(), null).parameterCount(),
-                    "vae " + new AutoencoderKL(AutoencoderKLConfig.tiny()).parameterCount(),
-                    "text_encoder "
-                            + new CLIPTextModel(TinyModels.textConfig(TinyVocabulary.build().size())).parameterCount());
-            default -> throw new IllegalArgumentException(
-                    "unknown preset '" + name + "': use sd15, mm-v1, mm-v2, mm-v3 or tiny");
+            case "tiny" ->
+                List.of(
+                        "unet " + new UNet3DConditionModel(UNet2DConditionConfig.tiny(), null).parameterCount(),
+                        "vae " + new AutoencoderKL(AutoencoderKLConfig.tiny()).parameterCount(),
+                        "text_encoder "
+                                + new CLIPTextModel(TinyModels.textConfig(
+                                                TinyVocabulary.build().size()))
+                                        .parameterCount());
+            default ->
+                throw new IllegalArgumentException(
+                        "unknown preset '" + name + "': use sd15, mm-v1, mm-v2, mm-v3 or tiny");
         };
     }
 
@@ -127,7 +132,8 @@ public final class ModelInspector {
 
     private static boolean looksLikeLora(List<String> keys) {
         return keys.stream()
-                .anyMatch(k -> k.contains("lora_") || k.contains(".lora.") || k.contains("lora_A") || k.contains("_lora."));
+                .anyMatch(k ->
+                        k.contains("lora_") || k.contains(".lora.") || k.contains("lora_A") || k.contains("_lora."));
     }
 
     private static String summary(TensorSource src) {

@@ -65,7 +65,8 @@ public final class MotionModuleFile implements AutoCloseable {
                         + "down_blocks.N.motion_modules.M.*): is it a motion module? First keys: "
                         + raw.keys().stream().limit(5).toList());
             }
-            MotionModuleConfig cfg = detect(official, src.metadata(), adapter, file).withMotionNorm(norm);
+            MotionModuleConfig cfg =
+                    detect(official, src.metadata(), adapter, file).withMotionNorm(norm);
             return new MotionModuleFile(cfg, official, layout, src);
         } catch (IOException | RuntimeException e) {
             src.close();

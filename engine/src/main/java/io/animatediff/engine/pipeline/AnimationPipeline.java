@@ -91,7 +91,8 @@ public final class AnimationPipeline {
 
     /** (1, S, C) per prompt; (2, S, C) = [negative, positive] when guidance is on. */
     NDArray encodePrompt(AnimationParams p, NDManager run, List<String> warnings) {
-        NDArray positive = p.promptEmbeds() != null ? copyTo(p.promptEmbeds(), run) : embed(p.prompt(), run, warnings, "prompt");
+        NDArray positive =
+                p.promptEmbeds() != null ? copyTo(p.promptEmbeds(), run) : embed(p.prompt(), run, warnings, "prompt");
         if (!p.classifierFreeGuidance()) {
             return positive;
         }
@@ -104,8 +105,9 @@ public final class AnimationPipeline {
     private NDArray embed(String text, NDManager run, List<String> warnings, String field) {
         TokenizedPrompt tokens = model.tokenizer().encode(text == null ? "" : text);
         if (tokens.truncated()) {
-            warnings.add(field + " is longer than " + model.tokenizer().maxLength() + " tokens: "
-                    + tokens.droppedTokens() + " tokens were dropped; the model sees only \"" + tokens.keptText() + "\"");
+            warnings.add(
+                    field + " is longer than " + model.tokenizer().maxLength() + " tokens: " + tokens.droppedTokens()
+                            + " tokens were dropped; the model sees only \"" + tokens.keptText() + "\"");
         }
         long[] ids = new long[tokens.ids().length];
         for (int i = 0; i < ids.length; i++) {
@@ -129,9 +131,8 @@ public final class AnimationPipeline {
     }
 
     NDArray prepareLatents(AnimationParams p, Scheduler scheduler, NDManager run) {
-        NDArray noise = p.latents() != null
-                ? copyTo(p.latents(), run)
-                : TorchRandom.randn(run, latentShape(p), p.seed());
+        NDArray noise =
+                p.latents() != null ? copyTo(p.latents(), run) : TorchRandom.randn(run, latentShape(p), p.seed());
         double sigma = scheduler.initNoiseSigma();
         return sigma == 1.0 ? noise : noise.mul(sigma);
     }
@@ -157,7 +158,9 @@ public final class AnimationPipeline {
                 if (cfg) {
                     input = NDArrays.concat(new NDList(input, input), 0); // (2, 4, F, h, w)
                 }
-                NDArray t = step.create((float) modelTimesteps[i]).reshape(1).repeat(0, input.getShape().get(0));
+                NDArray t = step.create((float) modelTimesteps[i])
+                        .reshape(1)
+                        .repeat(0, input.getShape().get(0));
                 NDArray eps = model.unet().forward(input, t, text, p.motionScale()); // (B, 4, F, h, w)
                 if (cfg) {
                     NDList parts = eps.split(2, 0);

@@ -57,7 +57,8 @@ public final class AnimationWriter {
 
     private static Frames require(Frames frames, OutputType type) {
         if (frames == null) {
-            throw new IllegalStateException("output type " + type + " needs decoded frames, but only latents were made");
+            throw new IllegalStateException(
+                    "output type " + type + " needs decoded frames, but only latents were made");
         }
         return frames;
     }

@@ -36,7 +36,12 @@ class AnimationPipelineTest {
     }
 
     private static AnimationParams.Builder small() {
-        return AnimationParams.builder().prompt("a red circle moving left").frames(4).size(64, 64).steps(3).seed(7);
+        return AnimationParams.builder()
+                .prompt("a red circle moving left")
+                .frames(4)
+                .size(64, 64)
+                .steps(3)
+                .seed(7);
     }
 
     @Test
@@ -87,12 +92,14 @@ class AnimationPipelineTest {
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray latents = TorchRandom.randn(m, new Shape(1, 4, 4, 8, 8), 7);
             float[] seeded = p.run(small().build(), StepListener.NONE, false).latents();
-            float[] given = p.run(small().seed(999).latents(latents).build(), StepListener.NONE, false).latents();
+            float[] given = p.run(small().seed(999).latents(latents).build(), StepListener.NONE, false)
+                    .latents();
             assertArrayEquals(seeded, given, 1e-6f, "latents equal to the seed's noise give the seed's result");
 
             NDArray pos = m.randomNormal(new Shape(1, 77, 32));
             NDArray neg = m.zeros(new Shape(1, 77, 32));
-            float[] e1 = p.run(small().promptEmbeds(pos, neg).build(), StepListener.NONE, false).latents();
+            float[] e1 = p.run(small().promptEmbeds(pos, neg).build(), StepListener.NONE, false)
+                    .latents();
             float[] e2 = p.run(small().prompt("other").promptEmbeds(pos, neg).build(), StepListener.NONE, false)
                     .latents();
             assertArrayEquals(e1, e2, "prompt_embeds take precedence over the prompt");

@@ -18,8 +18,10 @@ final class TinyModelFixture {
             try {
                 dir = Files.createTempDirectory("animatediff-tiny");
                 TinyModels.writeBaseModel(dir.resolve("base"), 0);
-                TinyModels.writeMotionModule(dir.resolve("motion.safetensors"), MotionModuleConfig.tiny(false), 100, true);
-                TinyModels.writeMotionModule(dir.resolve("motion-zero.safetensors"), MotionModuleConfig.tiny(false), 100, false);
+                TinyModels.writeMotionModule(
+                        dir.resolve("motion.safetensors"), MotionModuleConfig.tiny(false), 100, true);
+                TinyModels.writeMotionModule(
+                        dir.resolve("motion-zero.safetensors"), MotionModuleConfig.tiny(false), 100, false);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }

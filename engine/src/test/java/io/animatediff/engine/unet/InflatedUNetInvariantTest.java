@@ -44,7 +44,8 @@ class InflatedUNetInvariantTest {
     /** The inflated UNet with the base's 2D weights and fresh (zero proj_out) motion modules. */
     private UNet3DConditionModel inflate(UNet3DConditionModel base, MotionModuleConfig motion) {
         UNet3DConditionModel video = new UNet3DConditionModel(UNet2DConditionConfig.tiny(), motion);
-        WeightLoader.load(video, StateDict.of(base, "base unet"), manager, k -> !k.contains("motion_modules."), k -> false);
+        WeightLoader.load(
+                video, StateDict.of(base, "base unet"), manager, k -> !k.contains("motion_modules."), k -> false);
         video.initialize(manager, 11); // only the motion modules are still unset
         return video;
     }
@@ -63,7 +64,8 @@ class InflatedUNetInvariantTest {
             compared++;
         }
         assertEquals(b.size(), compared);
-        long motionKeys = v.keySet().stream().filter(k -> k.contains("motion_modules.")).count();
+        long motionKeys =
+                v.keySet().stream().filter(k -> k.contains("motion_modules.")).count();
         assertEquals(v.size() - b.size(), motionKeys, "the inflated UNet adds motion-module tensors only");
     }
 
@@ -115,7 +117,8 @@ class InflatedUNetInvariantTest {
 
     @Test
     void tooManyFramesIsRefusedWithTheLimit() {
-        UNet3DConditionModel video = inflate(base(), MotionModuleConfig.tiny(false).withMaxFrames(4));
+        UNet3DConditionModel video =
+                inflate(base(), MotionModuleConfig.tiny(false).withMaxFrames(4));
         try (NDManager step = manager.newSubManager()) {
             IllegalArgumentException e = assertThrows(
                     IllegalArgumentException.class,
