@@ -10,6 +10,8 @@ public final class Topics {
     public static final String JOB_EVENTS = "animatediff.job-events";
     /** Generation jobs that failed every attempt, with their reason. */
     public static final String GENERATE_DLQ = "animatediff.generate.dlq";
+    /** Cancel requests, keyed by job id; read by every worker (no consumer group). */
+    public static final String CANCEL = "animatediff.cancel";
     /** Consumer group of the generation workers. */
     public static final String WORKERS_GROUP = "workers";
 
