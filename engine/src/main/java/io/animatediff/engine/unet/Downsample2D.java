@@ -12,7 +12,7 @@ public final class Downsample2D extends Module {
         conv = child("conv", new Conv2d(channels, channels, 3, 2, padding));
     }
 
-    /** (N, C, H, W) -> (N, C, ceil(H/2), ceil(W/2)); padding 0 pads right/bottom by one first (VAE). */
+    /** (N, C, H, W) -> (N, C, floor((H + 2p - 3) / 2) + 1, ...); padding 0 pads right/bottom by one first (VAE). */
     public NDArray forward(NDArray x) {
         if (conv.padding == 0) {
             // diffusers pads (0, 1, 0, 1) before a padding-0 stride-2 conv (the VAE encoder)
