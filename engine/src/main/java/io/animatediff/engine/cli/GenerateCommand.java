@@ -13,6 +13,8 @@ import io.animatediff.engine.pipeline.AnimationResult;
 import io.animatediff.engine.pipeline.AnimationWriter;
 import io.animatediff.engine.pipeline.StepListener;
 import io.animatediff.engine.pipeline.TorchRandom;
+import io.animatediff.engine.schedulers.Scheduler;
+import io.animatediff.engine.schedulers.SchedulerConfig;
 import io.animatediff.engine.weights.TensorSource;
 import io.animatediff.engine.weights.TensorSources;
 import java.nio.file.Path;
@@ -20,7 +22,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code generate}: one animation, in-process, from model files on disk. */
 @Command(
@@ -29,6 +33,9 @@ import picocli.CommandLine.Option;
         description = "Generate an animation from a base model (diffusers folder or single-file checkpoint) "
                 + "and a motion module (.ckpt, .safetensors or a diffusers MotionAdapter folder).")
 final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--model", required = true, paramLabel = "DIR|FILE", description = "base model")
     Path model;
 
@@ -98,6 +105,30 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "PATH")
     Path out;
 
+    /** Refuses what is wrong regardless of the model, before spending seconds loading it. */
+    private void checkBeforeLoading() {
+        List<String> problems = AnimationParams.builder()
+                .prompt(prompt == null && promptEmbeds != null ? "embeds" : prompt)
+                .frames(frames)
+                .size(width, height)
+                .steps(steps)
+                .guidanceScale(guidance)
+                .eta(eta)
+                .motionScale(motionScale)
+                .decodeChunk(decodeChunk)
+                .build()
+                .problems(Integer.MAX_VALUE);
+        try {
+            Scheduler.create(scheduler, SchedulerConfig.animateDiffDefault(), eta);
+        } catch (IllegalArgumentException e) {
+            problems = new ArrayList<>(problems);
+            problems.add("scheduler: " + e.getMessage());
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("invalid generation parameters: " + String.join("; ", problems));
+        }
+    }
+
     @Override
     public Integer call() throws Exception {
         OutputType type = OutputType.parse(outputType);
@@ -107,10 +138,13 @@ final class GenerateCommand implements Callable<Integer> {
             loraSpecs.add(LoraSpec.parse(l));
         }
         long unsignedSeed = TorchRandom.parseSeed(seed);
+        checkBeforeLoading();
         long t0 = System.nanoTime();
         try (AnimateDiffModel m = ModelLoader.load(model, motionModule, norm, loraSpecs);
                 NDManager inputs = m.manager().newSubManager()) {
-            System.err.printf("loaded %s in %.1f s%n", m.description(), (System.nanoTime() - t0) / 1e9);
+            spec.commandLine()
+                    .getErr()
+                    .printf("loaded %s in %.1f s%n", m.description(), (System.nanoTime() - t0) / 1e9);
             AnimationParams.Builder b = AnimationParams.builder()
                     .prompt(prompt)
                     .negativePrompt(negativePrompt)
@@ -144,17 +178,17 @@ final class GenerateCommand implements Callable<Integer> {
                             new StepListener() {
                                 @Override
                                 public void onStep(int step, int total) {
-                                    System.err.printf("\rstep %d/%d", step, total);
+                                    spec.commandLine().getErr().printf("\rstep %d/%d", step, total);
                                     if (step == total) {
-                                        System.err.println();
+                                        spec.commandLine().getErr().println();
                                     }
                                 }
                             },
                             type != OutputType.LATENT);
-            result.warnings().forEach(w -> System.err.println("warning: " + w));
+            result.warnings().forEach(w -> spec.commandLine().getErr().println("warning: " + w));
             List<Path> written = AnimationWriter.write(result, type, fps, out);
-            System.err.printf("generated in %.1f s%n", (System.nanoTime() - t1) / 1e9);
-            written.forEach(p -> System.out.println(p));
+            spec.commandLine().getErr().printf("generated in %.1f s%n", (System.nanoTime() - t1) / 1e9);
+            written.forEach(spec.commandLine().getOut()::println);
         }
         return 0;
     }

@@ -4,8 +4,10 @@ import io.animatediff.engine.model.ModelInspector;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** {@code inspect PATH} or {@code inspect --preset NAME}. */
 @Command(
@@ -14,6 +16,9 @@ import picocli.CommandLine.Parameters;
         description = "Print a model file's format, kind, version, dtype, tensor and parameter counts, "
                 + "or a preset architecture's parameter counts (nothing allocated).")
 final class InspectCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Parameters(arity = "0..1", paramLabel = "PATH", description = "model file or diffusers folder")
     Path path;
 
@@ -29,7 +34,7 @@ final class InspectCommand implements Callable<Integer> {
             throw new IllegalArgumentException("give either a PATH or --preset NAME");
         }
         for (String line : preset != null ? ModelInspector.preset(preset) : ModelInspector.inspect(path)) {
-            System.out.println(line);
+            spec.commandLine().getOut().println(line);
         }
         return 0;
     }

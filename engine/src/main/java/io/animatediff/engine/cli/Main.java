@@ -32,6 +32,7 @@ public final class Main implements Runnable {
     /** The configured command line; errors print one clear line, not a stack trace. */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        cl.setOverwrittenOptionsAllowed(true); // a later --frames wins, as scripts expect
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
             commandLine.getErr().println("error: " + e.getMessage());
             if (Boolean.getBoolean("animatediff.debug")) {
