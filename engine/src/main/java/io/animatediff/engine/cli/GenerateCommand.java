@@ -15,10 +15,12 @@ import io.animatediff.engine.pipeline.StepListener;
 import io.animatediff.engine.pipeline.TorchRandom;
 import io.animatediff.engine.weights.TensorSource;
 import io.animatediff.engine.weights.TensorSources;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -98,8 +100,13 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "PATH")
     Path out;
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        PrintWriter stdout = spec.commandLine().getOut();
+        PrintWriter stderr = spec.commandLine().getErr();
         OutputType type = OutputType.parse(outputType);
         MotionModuleConfig.MotionNorm norm = MotionModuleConfig.MotionNorm.parse(motionNorm);
         List<LoraSpec> loraSpecs = new ArrayList<>();
@@ -110,7 +117,7 @@ final class GenerateCommand implements Callable<Integer> {
         long t0 = System.nanoTime();
         try (AnimateDiffModel m = ModelLoader.load(model, motionModule, norm, loraSpecs);
                 NDManager inputs = m.manager().newSubManager()) {
-            System.err.printf("loaded %s in %.1f s%n", m.description(), (System.nanoTime() - t0) / 1e9);
+            stderr.printf("loaded %s in %.1f s%n", m.description(), (System.nanoTime() - t0) / 1e9);
             AnimationParams.Builder b = AnimationParams.builder()
                     .prompt(prompt)
                     .negativePrompt(negativePrompt)
@@ -144,17 +151,18 @@ final class GenerateCommand implements Callable<Integer> {
                             new StepListener() {
                                 @Override
                                 public void onStep(int step, int total) {
-                                    System.err.printf("\rstep %d/%d", step, total);
+                                    stderr.printf("\rstep %d/%d", step, total);
                                     if (step == total) {
-                                        System.err.println();
+                                        stderr.println();
                                     }
                                 }
                             },
                             type != OutputType.LATENT);
-            result.warnings().forEach(w -> System.err.println("warning: " + w));
+            result.warnings().forEach(w -> stderr.println("warning: " + w));
             List<Path> written = AnimationWriter.write(result, type, fps, out);
-            System.err.printf("generated in %.1f s%n", (System.nanoTime() - t1) / 1e9);
-            written.forEach(p -> System.out.println(p));
+            stderr.printf("generated in %.1f s%n", (System.nanoTime() - t1) / 1e9);
+            written.forEach(stdout::println);
+            stdout.flush();
         }
         return 0;
     }

@@ -3,6 +3,7 @@ package io.animatediff.engine.cli;
 import io.animatediff.engine.model.ModelInspector;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -23,14 +24,18 @@ final class InspectCommand implements Callable<Integer> {
             description = "sd15, mm-v1, mm-v2, mm-v3, tiny: one line per component, e.g. 'unet 859520964'")
     String preset;
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
         if ((path == null) == (preset == null)) {
             throw new IllegalArgumentException("give either a PATH or --preset NAME");
         }
         for (String line : preset != null ? ModelInspector.preset(preset) : ModelInspector.inspect(path)) {
-            System.out.println(line);
+            spec.commandLine().getOut().println(line);
         }
+        spec.commandLine().getOut().flush();
         return 0;
     }
 }
