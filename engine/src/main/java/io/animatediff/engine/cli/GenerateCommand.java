@@ -17,6 +17,7 @@ import io.animatediff.engine.schedulers.Scheduler;
 import io.animatediff.engine.schedulers.SchedulerConfig;
 import io.animatediff.engine.weights.TensorSource;
 import io.animatediff.engine.weights.TensorSources;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -131,6 +132,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        PrintWriter stdout = spec.commandLine().getOut();
+        PrintWriter stderr = spec.commandLine().getErr();
         OutputType type = OutputType.parse(outputType);
         MotionModuleConfig.MotionNorm norm = MotionModuleConfig.MotionNorm.parse(motionNorm);
         List<LoraSpec> loraSpecs = new ArrayList<>();

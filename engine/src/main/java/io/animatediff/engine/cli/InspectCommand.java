@@ -36,6 +36,7 @@ final class InspectCommand implements Callable<Integer> {
         for (String line : preset != null ? ModelInspector.preset(preset) : ModelInspector.inspect(path)) {
             spec.commandLine().getOut().println(line);
         }
+        spec.commandLine().getOut().flush();
         return 0;
     }
 }

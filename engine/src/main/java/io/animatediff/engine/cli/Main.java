@@ -1,5 +1,6 @@
 package io.animatediff.engine.cli;
 
+import java.nio.file.NoSuchFileException;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -34,12 +35,21 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setOverwrittenOptionsAllowed(true); // a later --frames wins, as scripts expect
         cl.setExecutionExceptionHandler((e, commandLine, parseResult) -> {
-            commandLine.getErr().println("error: " + e.getMessage());
+            commandLine.getErr().println("error: " + oneLine(e));
             if (Boolean.getBoolean("animatediff.debug")) {
                 e.printStackTrace(commandLine.getErr());
             }
             return 1;
         });
         return cl;
+    }
+
+    /** The exception's message on one line: "heading:\n  a\n  b" becomes "heading: a; b". */
+    static String oneLine(Exception e) {
+        String message = e.getMessage() == null || e.getMessage().isBlank() ? e.toString() : e.getMessage();
+        if (e instanceof NoSuchFileException missing) {
+            message = missing.getFile() + " does not exist";
+        }
+        return message.strip().replaceAll(":\\s*\\R\\s*", ": ").replaceAll("\\s*\\R\\s*", "; ");
     }
 }

@@ -1,12 +1,16 @@
 package io.animatediff.engine.model;
 
+import io.animatediff.engine.clip.CLIPTextModel;
 import io.animatediff.engine.config.AutoencoderKLConfig;
 import io.animatediff.engine.config.CLIPTextConfig;
 import io.animatediff.engine.config.UNet2DConditionConfig;
 import io.animatediff.engine.convert.Component;
 import io.animatediff.engine.convert.LdmKeyTable;
 import io.animatediff.engine.convert.LegacyDiffusersKeys;
+import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.StateDict;
+import io.animatediff.engine.unet.UNet3DConditionModel;
+import io.animatediff.engine.vae.AutoencoderKL;
 import io.animatediff.engine.weights.TensorSource;
 import io.animatediff.engine.weights.TensorSources;
 import java.io.IOException;
@@ -107,21 +111,60 @@ public final class BaseModelFiles implements AutoCloseable {
     }
 
     private static BaseModelFiles openSingleFile(Path file) throws IOException {
+        return openSingleFile(
+                file,
+                UNet2DConditionConfig.sd15(),
+                AutoencoderKLConfig.sd15(),
+                CLIPTextConfig.vitL14(),
+                LdmKeyTable.sd15());
+    }
+
+    /**
+     * A single-file LDM checkpoint of another architecture than SD1.5 (e.g. the tiny test model):
+     * the key table is built from the parameter keys of the models these configs make.
+     */
+    static BaseModelFiles openSingleFile(
+            Path file, UNet2DConditionConfig unetCfg, AutoencoderKLConfig vaeCfg, CLIPTextConfig textCfg)
+            throws IOException {
+        LdmKeyTable table = LdmKeyTable.of(
+                parameterKeys(new UNet3DConditionModel(unetCfg, null)),
+                parameterKeys(new AutoencoderKL(vaeCfg)),
+                parameterKeys(new CLIPTextModel(textCfg)));
+        return openSingleFile(file, unetCfg, vaeCfg, textCfg, table);
+    }
+
+    /** A module's learnable parameter keys (buffers such as position_ids are no checkpoint keys). */
+    private static List<String> parameterKeys(Module module) {
+        List<String> keys = new ArrayList<>();
+        module.namedTensors().forEach((k, p) -> {
+            if (!p.isBuffer()) {
+                keys.add(k);
+            }
+        });
+        return keys;
+    }
+
+    private static BaseModelFiles openSingleFile(
+            Path file,
+            UNet2DConditionConfig unetCfg,
+            AutoencoderKLConfig vaeCfg,
+            CLIPTextConfig textCfg,
+            LdmKeyTable table)
+            throws IOException {
         TensorSource src = TensorSources.open(file);
         try {
             if (!LdmKeyTable.isLdmCheckpoint(src.keys())) {
                 throw new IllegalArgumentException(file + " is not a single-file Stable Diffusion checkpoint (no "
                         + "model.diffusion_model.* keys): pass a diffusers folder, or an SD1.5 .safetensors/.ckpt");
             }
-            LdmKeyTable table = LdmKeyTable.sd15();
             LdmKeyTable.Split split = table.split(src.keys());
             split.requireComplete(file.toString());
             StateDict all = new TensorStateDict(src);
             Path tokenizer = findTokenizer(file);
             return new BaseModelFiles(
-                    UNet2DConditionConfig.sd15(),
-                    AutoencoderKLConfig.sd15(),
-                    CLIPTextConfig.vitL14(),
+                    unetCfg,
+                    vaeCfg,
+                    textCfg,
                     tokenizer,
                     component(all, split, Component.UNET),
                     component(all, split, Component.VAE),

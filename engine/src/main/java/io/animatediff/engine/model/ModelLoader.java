@@ -24,9 +24,20 @@ public final class ModelLoader {
     public static AnimateDiffModel load(
             Path base, Path motionModule, MotionModuleConfig.MotionNorm motionNorm, List<LoraSpec> loras)
             throws IOException {
-        NDManager manager = NDManager.newBaseManager();
         try (BaseModelFiles files = BaseModelFiles.open(base);
                 MotionModuleFile motion = MotionModuleFile.open(motionModule, motionNorm)) {
+            return load(files, motion, loras, base.getFileName().toString());
+        }
+    }
+
+    /**
+     * Assembles a model from files already opened (the caller closes them; the model keeps no
+     * reference to them). {@code baseName} names the base model in the description.
+     */
+    public static AnimateDiffModel load(
+            BaseModelFiles files, MotionModuleFile motion, List<LoraSpec> loras, String baseName) throws IOException {
+        NDManager manager = NDManager.newBaseManager();
+        try {
             // 1. text
             ClipTokenizer tokenizer = ClipTokenizer.load(files.tokenizerDir);
             CLIPTextModel text = new CLIPTextModel(files.textConfig);
@@ -45,7 +56,7 @@ public final class ModelLoader {
                     vae,
                     unet,
                     SchedulerConfig.animateDiffDefault(),
-                    files.format + " " + base.getFileName() + " + motion module " + motion.config.version() + " ("
+                    files.format + " " + baseName + " + motion module " + motion.config.version() + " ("
                             + motion.layout + ", " + motion.config.maxFrames() + " frames max, norm "
                             + motion.config.motionNorm().name().toLowerCase(java.util.Locale.ROOT) + ")");
             // 4. LoRAs, merged in order

@@ -37,6 +37,15 @@ public final class MotionModuleFile implements AutoCloseable {
     }
 
     public static MotionModuleFile open(Path path, MotionModuleConfig.MotionNorm norm) throws IOException {
+        return open(path, norm, null);
+    }
+
+    /**
+     * As {@link #open(Path, MotionModuleConfig.MotionNorm)}, with the GroupNorm group count to use
+     * when neither the file's metadata nor a config.json gives one (detection assumes the official
+     * 32, which does not fit narrower test modules); null keeps 32.
+     */
+    static MotionModuleFile open(Path path, MotionModuleConfig.MotionNorm norm, Integer normGroups) throws IOException {
         AdapterConfig adapter = null;
         Path file = path;
         if (Files.isDirectory(path)) {
@@ -59,14 +68,16 @@ public final class MotionModuleFile implements AutoCloseable {
                 official = raw;
             } else if (MotionKeys.isDiffusersLayout(raw.keys())) {
                 layout = "diffusers";
-                official = raw.renamed(MotionKeys::toOfficial);
+                // pos_embed.pe (one per transformer block; diffusers saves this persistent buffer) has no
+                // official name: dropped here and recomputed, like the official pos_encoder.pe
+                official = raw.renamed(k -> MotionKeys.isPositionalBuffer(k) ? null : MotionKeys.toOfficial(k));
             } else {
                 throw new IllegalArgumentException(file + " holds no motion-module keys (expected "
                         + "down_blocks.N.motion_modules.M.*): is it a motion module? First keys: "
                         + raw.keys().stream().limit(5).toList());
             }
-            MotionModuleConfig cfg =
-                    detect(official, src.metadata(), adapter, file).withMotionNorm(norm);
+            MotionModuleConfig cfg = detect(official, raw, src.metadata(), adapter, file, normGroups)
+                    .withMotionNorm(norm);
             return new MotionModuleFile(cfg, official, layout, src);
         } catch (IOException | RuntimeException e) {
             src.close();
@@ -74,8 +85,17 @@ public final class MotionModuleFile implements AutoCloseable {
         }
     }
 
-    /** Version and sizes from the weights, our own metadata, or the adapter's config.json. */
-    static MotionModuleConfig detect(StateDict w, Map<String, String> metadata, AdapterConfig adapter, Path file)
+    /**
+     * Version and sizes from the weights ({@code w} official keys, {@code raw} the file's own, which
+     * keep the positional buffers), our own metadata, or the adapter's config.json.
+     */
+    static MotionModuleConfig detect(
+            StateDict w,
+            StateDict raw,
+            Map<String, String> metadata,
+            AdapterConfig adapter,
+            Path file,
+            Integer normGroups)
             throws IOException {
         String stored = metadata.get(CONFIG_METADATA);
         if (stored != null) {
@@ -83,9 +103,9 @@ public final class MotionModuleFile implements AutoCloseable {
         }
         boolean mid = w.keys().stream().anyMatch(k -> k.startsWith("mid_block.motion_modules."));
         Integer peLength = null;
-        for (String k : w.keys()) {
+        for (String k : raw.keys()) {
             if (MotionKeys.isPositionalBuffer(k)) {
-                peLength = (int) w.shape(k)[1];
+                peLength = (int) raw.shape(k)[1];
                 break;
             }
         }
@@ -111,7 +131,7 @@ public final class MotionModuleFile implements AutoCloseable {
         }
         int maxFrames = peLength != null ? peLength : base.maxFrames();
         int heads = base.heads();
-        int groups = base.normGroups();
+        int groups = normGroups != null ? normGroups : base.normGroups();
         if (adapter != null) {
             if (adapter.maxSeqLength != null) {
                 maxFrames = adapter.maxSeqLength;
