@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             DemoCommand.class,
             CreateTinyModelCommand.class,
+            TrainCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {
