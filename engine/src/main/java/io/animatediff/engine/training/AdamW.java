@@ -15,8 +15,9 @@ import java.util.Map;
  * (1 - beta2) g^2, and p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
  *
  * <p>Parameters and the moments m, v (exp_avg, exp_avg_sq) are updated in place: they stay the same
- * arrays on their managers for the whole run, and every temporary of an update lives in the
- * caller's scratch manager. Call {@link #step} with autograd off (torch runs it under no_grad).
+ * arrays on their managers for the whole run (a checkpoint's moments replace the initial zeros once,
+ * closing them), and every temporary of an update lives in the caller's scratch manager. Call
+ * {@link #step} with autograd off (torch runs it under no_grad).
  */
 public final class AdamW {
     /** Key prefixes of the moments in a saved optimizer state. */
@@ -25,6 +26,7 @@ public final class AdamW {
     public static final String EXP_AVG_SQ = "exp_avg_sq.";
 
     private final Map<String, Param> params;
+    private final NDManager stateManager;
     private final Map<String, NDArray> expAvg = new LinkedHashMap<>();
     private final Map<String, NDArray> expAvgSq = new LinkedHashMap<>();
     private final double lr;
@@ -44,6 +46,7 @@ public final class AdamW {
             double eps,
             double weightDecay) {
         this.params = new LinkedHashMap<>(params);
+        this.stateManager = stateManager;
         this.lr = lr;
         this.beta1 = beta1;
         this.beta2 = beta2;
@@ -85,6 +88,11 @@ public final class AdamW {
             NDArray update = scoped(m.div(denom), scratch).muli(stepSize);
             p.subi(update);
         }
+    }
+
+    private static void replace(Map<String, NDArray> moments, String key, NDArray loaded) {
+        NDArray old = moments.put(key, loaded);
+        old.close();
     }
 
     private static NDArray scoped(NDArray a, NDManager scratch) {
@@ -133,12 +141,9 @@ public final class AdamW {
                     + String.join(", ", problems.subList(0, Math.min(10, problems.size())))
                     + "): the checkpoint belongs to another model or training mode");
         }
-        for (Map.Entry<String, NDArray> e : mine.entrySet()) {
-            NDArray target = e.getValue();
-            try (NDManager scratch = target.getManager().newSubManager()) {
-                NDArray loaded = source.load(e.getKey(), scratch);
-                target.set(loaded.toFloatArray());
-            }
+        for (String k : params.keySet()) {
+            replace(expAvg, k, source.load(EXP_AVG + k, stateManager));
+            replace(expAvgSq, k, source.load(EXP_AVG_SQ + k, stateManager));
         }
         this.step = stepCount;
     }

@@ -53,9 +53,7 @@ class MotionTrainerTest {
         try (MotionTrainer t = MotionTrainer.open(cfg, TrainingFixture.data(), TrainingListener.NONE)) {
             snapshot(t, frozenBefore, motionBefore);
             for (int i = 0; i < STEPS; i++) {
-                StepReport r = t.step();
-                System.out.println("step " + r.step() + " loss " + r.loss() + " " + r.seconds() + " s");
-                losses.add(r.loss());
+                losses.add(t.step().loss());
                 arrayCounts.add(t.model().manager().getManagedArrays().size());
             }
             snapshot(t, frozenAfter, motionAfter);
