@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import io.animatediff.engine.nn.Param;
 import io.animatediff.engine.weights.TensorSource;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -128,10 +129,10 @@ public final class AdamW {
         for (Map.Entry<String, NDArray> e : mine.entrySet()) {
             if (!source.contains(e.getKey())) {
                 problems.add("missing '" + e.getKey() + "'");
-            } else if (!java.util.Arrays.equals(
+            } else if (!Arrays.equals(
                     source.info(e.getKey()).shape(), e.getValue().getShape().getShape())) {
                 problems.add("'" + e.getKey() + "' has shape "
-                        + java.util.Arrays.toString(source.info(e.getKey()).shape()) + ", expected "
+                        + Arrays.toString(source.info(e.getKey()).shape()) + ", expected "
                         + e.getValue().getShape());
             }
         }

@@ -5,6 +5,7 @@ import io.animatediff.engine.nn.Linear;
 import io.animatediff.engine.nn.LoRALinearLayer;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.Param;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -74,7 +75,7 @@ public final class MotionLoraLayers {
 
     /** Every LoRA tensor by its MotionLoRA file key, in UNet order. */
     public Map<String, Param> parameters() {
-        return java.util.Collections.unmodifiableMap(params);
+        return Collections.unmodifiableMap(params);
     }
 
     /** Number of adapted projections. */

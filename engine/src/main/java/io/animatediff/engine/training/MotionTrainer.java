@@ -41,6 +41,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -130,6 +131,10 @@ public final class MotionTrainer implements AutoCloseable {
                     + mode(state.loraRank()) + " but this run asks for " + mode(config.loraRank())
                     + ": pass the same --motion-lora rank, or a fresh --out folder");
         }
+        if (state != null && !config.motionLora() && config.motionModule() != null) {
+            listener.onMessage("continuing the checkpoint's motion module; --motion-module " + config.motionModule()
+                    + " only initialises a new run");
+        }
         long seed = config.seed();
         if (state != null && state.seed() != seed) {
             listener.onMessage("the checkpoint was trained with seed " + Long.toUnsignedString(state.seed()) + ", not "
@@ -206,7 +211,7 @@ public final class MotionTrainer implements AutoCloseable {
             long count =
                     trainable.values().stream().mapToLong(p -> p.shape().size()).sum();
             listener.onMessage(String.format(
-                    java.util.Locale.ROOT,
+                    Locale.ROOT,
                     "training %s: %,d parameters in %d tensors; %s",
                     lora == null ? "the motion module" : "a rank-" + config.loraRank() + " MotionLoRA",
                     count,
@@ -488,7 +493,15 @@ public final class MotionTrainer implements AutoCloseable {
         meta.put("animatediff.training.step", Long.toString(step));
         ClipDataset.Position pos = dataset.position();
         TrainingCheckpoint.State state = new TrainingCheckpoint.State(
-                1, step, seed, config.loraRank(), pos.epoch(), pos.line(), clipsSeen, dataset.skipped(), lastLoss);
+                TrainingCheckpoint.FORMAT,
+                step,
+                seed,
+                config.loraRank(),
+                pos.epoch(),
+                pos.line(),
+                clipsSeen,
+                dataset.skipped(),
+                lastLoss);
         Path dir = TrainingCheckpoint.write(config.outDir(), state, weights, meta, optimizer.state());
         listener.onCheckpoint(step, dir);
         return dir;

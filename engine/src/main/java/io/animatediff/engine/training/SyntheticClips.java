@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -76,7 +77,7 @@ public final class SyntheticClips {
             String direction = DIRECTIONS.get(r.nextInt(DIRECTIONS.size()));
             Frames video = render(COLOURS.get(colour), shape, direction, frames, size, r);
             Kind kind = kinds.get(i % kinds.size());
-            String name = String.format(java.util.Locale.ROOT, "clip-%04d", i);
+            String name = String.format(Locale.ROOT, "clip-%04d", i);
             String rel;
             switch (kind) {
                 case GIF -> {

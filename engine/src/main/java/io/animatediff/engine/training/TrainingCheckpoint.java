@@ -47,6 +47,8 @@ public final class TrainingCheckpoint {
     public static final String OPTIMIZER = "optimizer.safetensors";
     public static final String STATE = "trainer_state.json";
     public static final String COMPLETE = "COMPLETE";
+    /** Version of {@value #STATE} written here. */
+    public static final int FORMAT = 1;
 
     static final ObjectMapper JSON = new ObjectMapper()
             .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
@@ -234,6 +236,10 @@ public final class TrainingCheckpoint {
             throw new IOException(COMPLETE + " does not list " + STATE);
         }
         State state = JSON.readValue(dir.resolve(STATE).toFile(), State.class);
+        if (state.format() != FORMAT) {
+            throw new IOException(STATE + " has format " + state.format() + ", this trainer reads format " + FORMAT
+                    + ": resume it with the version that wrote it");
+        }
         if (state.step() != step) {
             throw new IOException(STATE + " says step " + state.step() + " in folder step-" + step);
         }

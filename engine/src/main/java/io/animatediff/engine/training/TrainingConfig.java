@@ -77,7 +77,7 @@ public record TrainingConfig(
             "Pacific coast, carmel by the sea ocean and waves.");
 
     public TrainingConfig {
-        validationPrompts = List.copyOf(validationPrompts);
+        validationPrompts = validationPrompts == null ? List.of() : List.copyOf(validationPrompts);
         List<String> p = new ArrayList<>();
         if (baseModel == null) {
             p.add("baseModel: give the base image model (diffusers folder or .safetensors)");

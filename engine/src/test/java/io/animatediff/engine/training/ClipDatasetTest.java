@@ -126,7 +126,9 @@ class ClipDatasetTest {
 
     @Test
     void aRemoteSourceReadsTheSameClipsAsTheLocalFolder(@TempDir Path dir) throws Exception {
-        SyntheticClips.write(dir, 2, 10, 40, 4); // a GIF and a folder of PNG frames
+        List<SyntheticClips.Kind> kinds =
+                List.of(SyntheticClips.Kind.GIF, SyntheticClips.Kind.PNG_FOLDER, SyntheticClips.Kind.MP4);
+        SyntheticClips.write(dir, 3, 10, 40, 4, kinds);
         FolderDatasetSource local = new FolderDatasetSource(dir);
         DatasetSource remote = new DatasetSource() { // list/open only, like an object store
                     @Override
@@ -146,12 +148,14 @@ class ClipDatasetTest {
                 };
         try (ClipDataset a = open(local, ClipDataset.Position.START, new ArrayList<>());
                 ClipDataset b = open(remote, ClipDataset.Position.START, new ArrayList<>())) {
-            for (int i = 0; i < 2; i++) {
+            for (int i = 0; i < 3; i++) {
                 ClipDataset.Clip x = a.next();
                 ClipDataset.Clip y = b.next();
                 assertEquals(x.video(), y.video());
                 assertArrayEquals(x.pixels(), y.pixels(), x.video());
             }
+            assertEquals(ClipDataset.Position.START.epoch(), a.position().epoch());
+            assertEquals(0, a.skippedTotal(), "GIF, PNG folder and MP4 all read: " + a.skipped());
         }
     }
 }
