@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
             InspectCommand.class,
             DemoCommand.class,
             CreateTinyModelCommand.class,
+            TrainCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

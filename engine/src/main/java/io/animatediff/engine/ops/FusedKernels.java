@@ -71,7 +71,7 @@ final class FusedKernels {
                 weight: Tensor,
                 bias: Tensor,
                 eps: float) -> Tensor:
-              return torch.group_norm(x, groups, weight, bias, eps, True)
+              return torch.group_norm(x.contiguous(), groups, weight, bias, eps, True)
             def silu(self: __torch__.FusedOps,
                 x: Tensor) -> Tensor:
               return torch.silu(x)
@@ -164,7 +164,11 @@ final class FusedKernels {
         return call("attention", q, k, v);
     }
 
-    /** torch.group_norm(x, groups, weight, bias, eps); x (N, C, *). */
+    /**
+     * torch.group_norm(x, groups, weight, bias, eps); x (N, C, *). The input is made contiguous first:
+     * libtorch 2.7.1's CPU backward for a channels-last input with a contiguous gradient (the layout
+     * a temporal transformer's output has) reads out of bounds and crashes the process.
+     */
     NDArray groupNorm(NDArray x, int groups, NDArray weight, NDArray bias, double eps) {
         return call("group_norm", x, (long) groups, weight, bias, eps);
     }

@@ -217,6 +217,36 @@ class OpsTest {
         }
     }
 
+    /**
+     * A temporal transformer hands the next GroupNorm a channels-last view ((B F), C, H, W) built by
+     * transposing ((B F), H, W, C), and a frozen input needs no gradient of its own: libtorch 2.7.1's
+     * fused backward for that case read out of bounds and crashed the process.
+     */
+    @Test
+    void groupNormWeightGradientsOfAChannelsLastInputEqualComposed() {
+        NDArray nhwc = manager.randomNormal(new Shape(16, 4, 4, 32)); // (N, H, W, C)
+        NDArray w = manager.randomNormal(new Shape(32));
+        NDArray b = manager.randomNormal(new Shape(32));
+        NDArray r = manager.randomNormal(new Shape(16, 32, 4, 4));
+        NDArray[] fused = channelsLastGroupNormGradients(nhwc, w, b, r);
+        Ops.setMode(Ops.Mode.COMPOSED);
+        NDArray[] composed = channelsLastGroupNormGradients(nhwc, w, b, r);
+        assertClose(fused[0], composed[0], 1e-4, 1e-4, "channels-last group norm dweight");
+        assertClose(fused[1], composed[1], 1e-4, 1e-4, "channels-last group norm dbias");
+    }
+
+    private static NDArray[] channelsLastGroupNormGradients(NDArray nhwc, NDArray w0, NDArray b0, NDArray r) {
+        NDArray w = w0.duplicate();
+        NDArray b = b0.duplicate();
+        w.setRequiresGradient(true);
+        b.setRequiresGradient(true);
+        try (GradientCollector collector = Engine.getEngine("PyTorch").newGradientCollector()) {
+            NDArray x = nhwc.transpose(0, 3, 1, 2); // (N, C, H, W) with channels-last strides
+            collector.backward(Ops.groupNorm(x, 8, w, b, 1e-6).mul(r).sum());
+        }
+        return new NDArray[] {w.getGradient(), b.getGradient()};
+    }
+
     /** A capped manager refuses any new array: every op must leave the weights' manager alone. */
     @Test
     void noArrayIsCreatedOnTheWeightManager() {

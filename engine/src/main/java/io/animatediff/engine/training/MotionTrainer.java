@@ -1,0 +1,585 @@
+package io.animatediff.engine.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
+import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
+import io.animatediff.engine.clip.CLIPTextModel;
+import io.animatediff.engine.config.MotionModuleConfig;
+import io.animatediff.engine.convert.MotionKeys;
+import io.animatediff.engine.media.OutputType;
+import io.animatediff.engine.model.AnimateDiffModel;
+import io.animatediff.engine.model.BaseModelFiles;
+import io.animatediff.engine.model.ConfigFiles;
+import io.animatediff.engine.model.MotionModuleFile;
+import io.animatediff.engine.nn.Param;
+import io.animatediff.engine.nn.WeightLoader;
+import io.animatediff.engine.pipeline.AnimationParams;
+import io.animatediff.engine.pipeline.AnimationPipeline;
+import io.animatediff.engine.pipeline.AnimationResult;
+import io.animatediff.engine.pipeline.AnimationWriter;
+import io.animatediff.engine.pipeline.StepListener;
+import io.animatediff.engine.pipeline.TorchRandom;
+import io.animatediff.engine.schedulers.DDIMScheduler;
+import io.animatediff.engine.schedulers.SchedulerConfig;
+import io.animatediff.engine.text.ClipTokenizer;
+import io.animatediff.engine.unet.UNet3DConditionModel;
+import io.animatediff.engine.unet.VideoLayout;
+import io.animatediff.engine.vae.AutoencoderKL;
+import io.animatediff.engine.vae.DiagonalGaussianDistribution;
+import io.animatediff.engine.weights.TensorSource;
+import io.animatediff.engine.weights.TensorSources;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+/**
+ * Ports the training loop of the official AnimateDiff train.py ({@code main}): a fresh or given motion
+ * module inserted into the frozen image model; per step, clips are VAE-encoded to latents (a sample
+ * of the latent distribution, times the scaling factor), captions dropped to "" with probability
+ * {@code captionDropout}, t ~ U{0, ..., T - 1} per clip, noise ~ N(0, 1), noisy latents from the
+ * DDIM schedule's {@code add_noise}, and the epsilon-MSE of the UNet's prediction back-propagated into
+ * the motion weights only (or only a MotionLoRA's); gradients accumulate over micro-batches, are
+ * clipped to a global norm and applied by {@link AdamW}. Checkpoints ({@link TrainingCheckpoint}) and
+ * validation GIFs are written at intervals.
+ *
+ * <p>Frozen: the VAE, the text encoder and every UNet weight outside {@code motion_modules.} (for a
+ * MotionLoRA also the motion module): they never require gradients, so autograd records nothing for
+ * them and they stay bit-for-bit unchanged. Memory: weights, optimizer moments and gradients live in
+ * the model's manager and are updated in place; each micro-batch and each update runs in a child
+ * manager closed at its end, so the number of live arrays stays flat over a run.
+ */
+public final class MotionTrainer implements AutoCloseable {
+    private final TrainingConfig config;
+    private final AnimateDiffModel model;
+    private final DDIMScheduler noiseScheduler;
+    private final Map<String, Param> trainable;
+    private final MotionLoraLayers lora;
+    private final AdamW optimizer;
+    private final ClipDataset dataset;
+    private final TrainingListener listener;
+    private final long seed;
+    private final int numTrainTimesteps;
+    private long step;
+    private long clipsSeen;
+    private double lastLoss = Double.NaN;
+
+    private MotionTrainer(
+            TrainingConfig config,
+            AnimateDiffModel model,
+            Map<String, Param> trainable,
+            MotionLoraLayers lora,
+            AdamW optimizer,
+            ClipDataset dataset,
+            TrainingListener listener,
+            long seed,
+            TrainingCheckpoint.State resumed) {
+        this.config = config;
+        this.model = model;
+        this.trainable = Collections.unmodifiableMap(trainable);
+        this.lora = lora;
+        this.optimizer = optimizer;
+        this.dataset = dataset;
+        this.listener = listener;
+        this.seed = seed;
+        SchedulerConfig schedule = SchedulerConfig.animateDiffDefault();
+        this.noiseScheduler = new DDIMScheduler(schedule, 0.0);
+        this.numTrainTimesteps = schedule.numTrainTimesteps();
+        if (resumed != null) {
+            step = resumed.step();
+            clipsSeen = resumed.clipsSeen();
+            lastLoss = resumed.lastLoss();
+        }
+    }
+
+    /**
+     * Loads the model, freezes it, prepares the trainable weights and the optimizer (from the newest
+     * complete checkpoint in the output folder when resuming) and opens the data stream.
+     */
+    public static MotionTrainer open(TrainingConfig config, DatasetSource data, TrainingListener listener)
+            throws IOException {
+        // 1. resume point
+        TrainingCheckpoint.Found found = null;
+        if (config.resume()) {
+            Optional<TrainingCheckpoint.Found> f =
+                    TrainingCheckpoint.newestComplete(config.outDir(), listener::onMessage);
+            if (f.isPresent()) {
+                found = f.get();
+                listener.onMessage("resuming from " + found.dir() + " (step "
+                        + found.state().step() + ")");
+            } else {
+                listener.onMessage("no complete checkpoint in " + config.outDir() + ": starting at step 0");
+            }
+        }
+        TrainingCheckpoint.State state = found == null ? null : found.state();
+        if (state != null && state.loraRank() != config.loraRank()) {
+            throw new IllegalArgumentException("checkpoint " + found.dir() + " trains "
+                    + mode(state.loraRank()) + " but this run asks for " + mode(config.loraRank())
+                    + ": pass the same --motion-lora rank, or a fresh --out folder");
+        }
+        if (state != null && !config.motionLora() && config.motionModule() != null) {
+            listener.onMessage("continuing the checkpoint's motion module; --motion-module " + config.motionModule()
+                    + " only initialises a new run");
+        }
+        long seed = config.seed();
+        if (state != null && state.seed() != seed) {
+            listener.onMessage("the checkpoint was trained with seed " + Long.toUnsignedString(state.seed()) + ", not "
+                    + Long.toUnsignedString(seed) + ": continuing with the checkpoint's seed");
+            seed = state.seed();
+        }
+
+        NDManager manager = NDManager.newBaseManager();
+        ClipDataset dataset = null;
+        try {
+            // 2. the model: base weights, then the motion module (given, checkpointed or fresh)
+            AnimateDiffModel model;
+            try (BaseModelFiles files = BaseModelFiles.open(config.baseModel())) {
+                ClipTokenizer tokenizer = ClipTokenizer.load(files.tokenizerDir);
+                CLIPTextModel text = new CLIPTextModel(files.textConfig);
+                WeightLoader.load(text, files.textEncoder, manager);
+                AutoencoderKL vae = new AutoencoderKL(files.vaeConfig);
+                WeightLoader.load(vae, files.vae, manager);
+                Path motionFile = state != null && !config.motionLora()
+                        ? found.dir().resolve(TrainingCheckpoint.MOTION_MODULE)
+                        : config.motionModule();
+                UNet3DConditionModel unet;
+                String motionSource;
+                if (motionFile != null) {
+                    try (MotionModuleFile mm = MotionModuleFile.open(motionFile, config.motionNorm())) {
+                        unet = new UNet3DConditionModel(files.unetConfig, mm.config);
+                        WeightLoader.load(unet, files.unet, manager, k -> !MotionKeys.isMotionKey(k), k -> false);
+                        WeightLoader.load(unet, mm.weights, manager, MotionKeys::isMotionKey, k -> false);
+                        motionSource = "motion module " + motionFile;
+                    }
+                } else {
+                    MotionModuleConfig fresh = config.freshMotion().withMotionNorm(config.motionNorm());
+                    unet = new UNet3DConditionModel(files.unetConfig, fresh);
+                    WeightLoader.load(unet, files.unet, manager, k -> !MotionKeys.isMotionKey(k), k -> false);
+                    // only the motion modules are unset: torch's fresh-layer init, proj_out zero
+                    unet.initialize(manager, SeedStreams.seed(seed, SeedStreams.Purpose.FRESH_MOTION, 0, 0));
+                    motionSource = "a fresh " + fresh.version() + " motion module";
+                }
+                if (config.frames() > unet.maxFrames()) {
+                    throw new IllegalArgumentException("the motion module holds " + unet.maxFrames()
+                            + " positions, fewer than the " + config.frames() + " frames per clip asked for:"
+                            + " train fewer frames or use a v2/v3 module (32 positions)");
+                }
+                model = new AnimateDiffModel(
+                        manager,
+                        tokenizer,
+                        text,
+                        vae,
+                        unet,
+                        SchedulerConfig.animateDiffDefault(),
+                        files.format + " " + config.baseModel().getFileName() + " + " + motionSource);
+            }
+
+            // 3. freeze everything, then open up the motion weights or a MotionLoRA
+            model.textEncoder().setTrainable(false);
+            model.vae().setTrainable(false);
+            model.unet().setTrainable(false);
+            Map<String, Param> trainable = new LinkedHashMap<>();
+            MotionLoraLayers lora = null;
+            if (config.motionLora()) {
+                lora = MotionLoraLayers.attach(model.unet(), config.loraRank(), manager, seed);
+                if (state != null) {
+                    loadLora(lora, found.dir().resolve(TrainingCheckpoint.MOTION_LORA), manager);
+                }
+                trainable.putAll(lora.parameters());
+            } else {
+                model.unet().namedTensors().forEach((k, p) -> {
+                    if (MotionKeys.isMotionKey(k) && !p.isBuffer()) {
+                        trainable.put(k, p);
+                    }
+                });
+            }
+            trainable.values().forEach(p -> p.setTrainable(true)); // after every load: flags live on arrays
+            long count =
+                    trainable.values().stream().mapToLong(p -> p.shape().size()).sum();
+            listener.onMessage(String.format(
+                    Locale.ROOT,
+                    "training %s: %,d parameters in %d tensors; %s",
+                    lora == null ? "the motion module" : "a rank-" + config.loraRank() + " MotionLoRA",
+                    count,
+                    trainable.size(),
+                    model.description()));
+
+            // 4. optimizer
+            AdamW optimizer = new AdamW(
+                    trainable,
+                    manager,
+                    config.learningRate(),
+                    config.beta1(),
+                    config.beta2(),
+                    config.epsilon(),
+                    config.weightDecay());
+            if (state != null) {
+                try (TensorSource s = TensorSources.open(found.dir().resolve(TrainingCheckpoint.OPTIMIZER))) {
+                    optimizer.load(s, state.step());
+                }
+            }
+
+            // 5. data
+            ClipDataset.Position position =
+                    state == null ? ClipDataset.Position.START : new ClipDataset.Position(state.epoch(), state.line());
+            dataset = ClipDataset.open(
+                    data,
+                    config.frames(),
+                    config.stride(),
+                    config.size(),
+                    seed,
+                    position,
+                    state == null ? Map.of() : state.skipped(),
+                    listener::onMessage);
+            return new MotionTrainer(config, model, trainable, lora, optimizer, dataset, listener, seed, state);
+        } catch (IOException | RuntimeException e) {
+            if (dataset != null) {
+                dataset.close();
+            }
+            manager.close();
+            throw e;
+        }
+    }
+
+    private static String mode(int loraRank) {
+        return loraRank > 0 ? "a rank-" + loraRank + " MotionLoRA" : "the motion module (no --motion-lora)";
+    }
+
+    /** Restores a checkpoint's MotionLoRA tensors, strictly. */
+    private static void loadLora(MotionLoraLayers lora, Path file, NDManager manager) throws IOException {
+        try (TensorSource src = TensorSources.open(file)) {
+            Set<String> want = lora.parameters().keySet();
+            Set<String> have = new LinkedHashSet<>(src.keys());
+            if (!have.equals(want)) {
+                Set<String> missing = new LinkedHashSet<>(want);
+                missing.removeAll(have);
+                Set<String> unexpected = new LinkedHashSet<>(have);
+                unexpected.removeAll(want);
+                throw new IllegalArgumentException(file + " does not fit the MotionLoRA being trained: missing "
+                        + missing.stream().limit(5).toList() + ", unexpected "
+                        + unexpected.stream().limit(5).toList());
+            }
+            for (Map.Entry<String, Param> e : lora.parameters().entrySet()) {
+                e.getValue().set(src.load(e.getKey(), manager));
+            }
+        }
+    }
+
+    /**
+     * Trains until {@link TrainingConfig#steps()} optimizer steps are done, checkpointing every
+     * {@code checkpointEvery} steps and at the end, writing validation samples every
+     * {@code validateEvery} steps and at the end.
+     */
+    public TrainingResult train() throws IOException {
+        Path last = null;
+        boolean cancelled = false;
+        if (step >= config.steps()) {
+            listener.onMessage("already at step " + step + " of " + config.steps() + ": nothing to train");
+        }
+        while (step < config.steps()) {
+            if (listener.isCancelled()) {
+                cancelled = true;
+                break;
+            }
+            listener.onStep(step());
+            boolean end = step == config.steps();
+            if (step % config.checkpointEvery() == 0 || end) {
+                last = saveCheckpoint();
+            }
+            if (config.validateEvery() > 0 && (step % config.validateEvery() == 0 || end)) {
+                validate();
+            }
+        }
+        return new TrainingResult(step, lastLoss, last, cancelled, dataset.skipped());
+    }
+
+    /** One optimizer step: {@link #accumulateGradients()} then {@link #applyGradients()}. */
+    public StepReport step() throws IOException {
+        long t0 = System.nanoTime();
+        double loss = accumulateGradients();
+        double norm = applyGradients();
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        return new StepReport(
+                step,
+                config.steps(),
+                loss,
+                norm,
+                config.clipsPerStep() / seconds,
+                seconds,
+                dataset.position().epoch(),
+                dataset.skippedTotal());
+    }
+
+    /**
+     * Forward and backward passes of the step's micro-batches: gradients accumulate in the trainable
+     * weights' {@code .grad}. Returns the mean loss.
+     */
+    public double accumulateGradients() throws IOException {
+        double sum = 0;
+        for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
+            try (NDManager scope = model.manager().newSubManager()) {
+                sum += microBatch(micro, scope);
+            }
+        }
+        lastLoss = sum / config.gradientAccumulation();
+        return lastLoss;
+    }
+
+    /**
+     * Clips the accumulated gradients to the global norm, applies AdamW and zeroes the gradients; the
+     * step counter advances. Returns the gradient norm before clipping.
+     */
+    public double applyGradients() {
+        double norm;
+        try (NDManager scope = model.manager().newSubManager();
+                NoGrad noGrad = new NoGrad()) {
+            Map<String, NDArray> grads = new LinkedHashMap<>();
+            for (Map.Entry<String, Param> e : trainable.entrySet()) {
+                NDArray g = e.getValue().get().getGradient(); // a new handle on the weight's manager
+                g.attach(scope);
+                grads.put(e.getKey(), g);
+            }
+            norm = ClipGradNorm.clip(grads.values(), config.maxGradNorm(), scope);
+            optimizer.step(grads, scope);
+            for (Param p : trainable.values()) {
+                JniUtils.zeroGrad((PtNDArray) p.get());
+            }
+        }
+        step++;
+        return norm;
+    }
+
+    /** One micro-batch's forward and backward; returns its (undivided) loss. */
+    private double microBatch(int micro, NDManager scope) throws IOException {
+        int b = config.batchSize();
+        int f = config.frames();
+        int s = config.size();
+        // 1. clips (B, F, 3, S, S) in [-1, 1]
+        List<ClipDataset.Clip> clips = new ArrayList<>(b);
+        float[] pixels = new float[b * f * 3 * s * s];
+        for (int i = 0; i < b; i++) {
+            ClipDataset.Clip clip = dataset.next();
+            System.arraycopy(clip.pixels(), 0, pixels, i * clip.pixels().length, clip.pixels().length);
+            clips.add(clip);
+        }
+        NDArray video = scope.create(pixels, new Shape(b, f, 3, s, s));
+        NDArray latents;
+        NDArray text;
+        try (NoGrad noGrad = new NoGrad()) {
+            // 2. latents (B, 4, F, h, w), frozen VAE
+            latents = encodeLatents(video, micro, scope);
+            // 3. text (B, S, C) with captions dropped for classifier-free guidance
+            text = encodeText(captions(clips, micro), scope);
+        }
+        // 4. t ~ U{0..T-1} per clip, noise ~ N(0, 1), forward diffusion
+        int[] t = timesteps(micro, b);
+        NDArray noise = TorchRandom.randn(
+                scope, latents.getShape(), SeedStreams.seed(seed, SeedStreams.Purpose.NOISE, step, micro));
+        NDArray noisy = noiseScheduler.addNoise(latents, noise, t);
+        float[] tf = new float[b];
+        for (int i = 0; i < b; i++) {
+            tf[i] = t[i];
+        }
+        NDArray timesteps = scope.create(tf, new Shape(b)); // (B)
+        // 5. epsilon-MSE, backward into the trainable weights
+        double loss;
+        try (GradientCollector collector = scope.getEngine().newGradientCollector()) {
+            NDArray pred = model.unet().forward(noisy, timesteps, text); // (B, 4, F, h, w)
+            NDArray mse = pred.sub(noise).square().mean();
+            loss = mse.getFloat();
+            int a = config.gradientAccumulation();
+            collector.backward(a == 1 ? mse : mse.div(a));
+        }
+        clipsSeen += b;
+        return loss;
+    }
+
+    /**
+     * video (B, F, 3, S, S) -> latents (B, 4, F, S/8, S/8): a sample of the VAE's latent distribution
+     * (seeded noise for all frames at once, as {@code latent_dist.sample()}), times the scaling factor.
+     */
+    private NDArray encodeLatents(NDArray video, int micro, NDManager scope) {
+        Shape vs = video.getShape();
+        long b = vs.get(0);
+        int f = (int) vs.get(1);
+        NDArray images = video.reshape(b * f, vs.get(2), vs.get(3), vs.get(4)); // ((B F), 3, S, S)
+        long n = b * f;
+        int chunk = config.vaeChunk();
+        List<NDArray> moments = new ArrayList<>();
+        for (long start = 0; start < n; start += chunk) {
+            long end = Math.min(n, start + chunk);
+            try (NDManager part = scope.newSubManager()) {
+                NDArray x = images.get(new NDIndex("{}:{}", start, end));
+                x.attach(part);
+                DiagonalGaussianDistribution d = model.vae().latentDist(x);
+                NDArray m = NDArrays.concat(new NDList(d.mean(), d.logvar()), 1); // (n, 2 L, h, w)
+                m.attach(scope);
+                moments.add(m);
+            }
+        }
+        NDArray all = moments.size() == 1 ? moments.get(0) : NDArrays.concat(new NDList(moments), 0);
+        DiagonalGaussianDistribution dist = new DiagonalGaussianDistribution(all);
+        NDArray noise = TorchRandom.randn(
+                scope, dist.mean().getShape(), SeedStreams.seed(seed, SeedStreams.Purpose.LATENT, step, micro));
+        NDArray z = VideoLayout.unfold(dist.sample(noise), f); // (B, 4, F, h, w)
+        return model.vae().scale(z);
+    }
+
+    /** Captions with each one dropped to "" with probability captionDropout (seeded per clip). */
+    private List<String> captions(List<ClipDataset.Clip> clips, int micro) {
+        List<String> out = new ArrayList<>(clips.size());
+        for (int i = 0; i < clips.size(); i++) {
+            long index = (long) micro * config.batchSize() + i;
+            SplittableRandom r = new SplittableRandom(SeedStreams.seed(seed, SeedStreams.Purpose.CAPTION, step, index));
+            out.add(r.nextDouble() < config.captionDropout() ? "" : clips.get(i).caption());
+        }
+        return out;
+    }
+
+    /** captions (B) -> (B, S, C): tokenised to 77 tokens (longer captions truncated, as the reference). */
+    private NDArray encodeText(List<String> captions, NDManager scope) {
+        int len = model.tokenizer().maxLength();
+        long[] ids = new long[captions.size() * len];
+        for (int i = 0; i < captions.size(); i++) {
+            int[] tok = model.tokenizer().encode(captions.get(i)).ids();
+            for (int j = 0; j < len; j++) {
+                ids[i * len + j] = tok[j];
+            }
+        }
+        return model.textEncoder().forward(scope.create(ids, new Shape(captions.size(), len)));
+    }
+
+    private int[] timesteps(int micro, int b) {
+        SplittableRandom r = new SplittableRandom(SeedStreams.seed(seed, SeedStreams.Purpose.TIMESTEP, step, micro));
+        int[] t = new int[b];
+        for (int i = 0; i < b; i++) {
+            t[i] = r.nextInt(numTrainTimesteps);
+        }
+        return t;
+    }
+
+    /** Writes a checkpoint of the current state to {@code <out>/step-<n>/}. */
+    public Path saveCheckpoint() throws IOException {
+        Map<String, NDArray> weights = new LinkedHashMap<>();
+        Map<String, String> meta = new LinkedHashMap<>();
+        meta.put("format", "pt");
+        if (lora != null) {
+            lora.parameters().forEach((k, p) -> weights.put(k, p.get()));
+            meta.put("animatediff.motion_lora.rank", Integer.toString(config.loraRank()));
+        } else {
+            model.unet().namedTensors().forEach((k, p) -> {
+                if (MotionKeys.isMotionKey(k)) {
+                    weights.put(k, p.get()); // with the positional tables, as official checkpoints
+                }
+            });
+            meta.put(
+                    MotionModuleFile.CONFIG_METADATA,
+                    ConfigFiles.JSON.writeValueAsString(model.unet().motion()));
+        }
+        meta.put("animatediff.training.step", Long.toString(step));
+        ClipDataset.Position pos = dataset.position();
+        TrainingCheckpoint.State state = new TrainingCheckpoint.State(
+                TrainingCheckpoint.FORMAT,
+                step,
+                seed,
+                config.loraRank(),
+                pos.epoch(),
+                pos.line(),
+                clipsSeen,
+                dataset.skipped(),
+                lastLoss);
+        Path dir = TrainingCheckpoint.write(config.outDir(), state, weights, meta, optimizer.state());
+        listener.onCheckpoint(step, dir);
+        return dir;
+    }
+
+    /**
+     * Generates one GIF per validation prompt with the current weights (the pipeline, seeded by the
+     * run seed) into {@code <out>/samples/step-<n>/<i>.gif}.
+     */
+    public List<Path> validate() throws IOException {
+        Path dir = config.outDir().resolve("samples").resolve("step-" + step);
+        List<Path> written = new ArrayList<>();
+        AnimationPipeline pipeline = new AnimationPipeline(model);
+        try (NoGrad noGrad = new NoGrad()) {
+            List<String> prompts = config.validationPrompts();
+            for (int i = 0; i < prompts.size(); i++) {
+                AnimationParams params = AnimationParams.builder()
+                        .prompt(prompts.get(i))
+                        .negativePrompt("")
+                        .frames(config.frames())
+                        .size(config.size(), config.size())
+                        .steps(config.validationSteps())
+                        .guidanceScale(config.validationGuidance())
+                        .seed(seed)
+                        .build();
+                AnimationResult result = pipeline.run(params, StepListener.NONE, true);
+                written.addAll(AnimationWriter.write(
+                        result, OutputType.GIF, AnimationPipeline.DEFAULT_FPS, dir.resolve(i + ".gif")));
+            }
+        }
+        listener.onValidation(step, written);
+        return written;
+    }
+
+    /** Optimizer steps done. */
+    public long stepsDone() {
+        return step;
+    }
+
+    /** Clips trained on so far. */
+    public long clipsSeen() {
+        return clipsSeen;
+    }
+
+    /** The run seed in force (a resumed run keeps its checkpoint's). */
+    public long seed() {
+        return seed;
+    }
+
+    /** The model being trained (its manager owns every weight and the optimizer state). */
+    public AnimateDiffModel model() {
+        return model;
+    }
+
+    /** The trained tensors by key: motion-module keys, or MotionLoRA file keys. */
+    public Map<String, Param> trainableParameters() {
+        return trainable;
+    }
+
+    /** The MotionLoRA adapters, or null when training the motion module. */
+    public MotionLoraLayers motionLora() {
+        return lora;
+    }
+
+    public TrainingConfig config() {
+        return config;
+    }
+
+    public ClipDataset dataset() {
+        return dataset;
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            dataset.close();
+        } finally {
+            model.close();
+        }
+    }
+}
