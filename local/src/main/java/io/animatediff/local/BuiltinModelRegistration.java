@@ -35,17 +35,18 @@ public final class BuiltinModelRegistration {
 
     private BuiltinModelRegistration() {}
 
-    /** Writes the model under {@code dir} unless it is there, then registers it. */
+    /**
+     * Writes the model under {@code dir} (afresh, so it always matches this engine; the seeds make
+     * the bytes identical run after run) and registers it.
+     */
     public static void register(ModelRegistry registry, Path dir) throws IOException {
         Path base = dir.resolve("base");
         Path motion = dir.resolve(MOTION_FILE);
         MotionModuleConfig motionConfig = MotionModuleConfig.tiny(false);
-        if (!Files.isRegularFile(motion) || !Files.isRegularFile(base.resolve("model_index.json"))) {
-            LocalLayout.deleteTree(dir);
-            Files.createDirectories(dir);
-            TinyModels.writeBaseModel(base, BASE_SEED);
-            TinyModels.writeMotionModule(motion, motionConfig, MOTION_SEED, true);
-        }
+        LocalLayout.deleteTree(dir);
+        Files.createDirectories(dir);
+        TinyModels.writeBaseModel(base, BASE_SEED);
+        TinyModels.writeMotionModule(motion, motionConfig, MOTION_SEED, true);
         List<LocalModelFile> baseFiles = new ArrayList<>();
         try (Stream<Path> walk = Files.walk(base)) {
             for (Path f : walk.filter(Files::isRegularFile).sorted().toList()) {

@@ -267,9 +267,17 @@ public final class LocalMode implements AutoCloseable {
         return process(component).map(ChildProcess::log).orElse(null);
     }
 
-    /** The first component whose process has exited, if any. */
+    /** The first component whose process has exited, if any (none once local mode is stopping). */
     public Optional<ChildProcess> firstDead() {
+        if (isClosed()) {
+            return Optional.empty();
+        }
         return processes().stream().filter(p -> !p.isAlive()).findFirst();
+    }
+
+    /** Whether {@link #close()} (or the shutdown hook) has begun stopping everything. */
+    public synchronized boolean isClosed() {
+        return closed;
     }
 
     /** Stops everything (idempotent). */

@@ -24,6 +24,21 @@ public final class S3ProxyProcess {
 
     private static final SecureRandom RANDOM = new SecureRandom();
 
+    /**
+     * S3Proxy's jar has no logback configuration, so logback's default logs Jetty at DEBUG: tens of
+     * thousands of lines per job and real CPU on a small machine. INFO it is.
+     */
+    static final String LOGBACK = String.join(
+            System.lineSeparator(),
+            "<configuration>",
+            "  <appender name=\"OUT\" class=\"ch.qos.logback.core.ConsoleAppender\">",
+            "    <encoder><pattern>%d{HH:mm:ss.SSS} [%thread] %-5level %logger{36} - %msg%n</pattern></encoder>",
+            "  </appender>",
+            "  <logger name=\"org.gaul.shaded.org.eclipse.jetty\" level=\"WARN\"/>",
+            "  <root level=\"INFO\"><appender-ref ref=\"OUT\"/></root>",
+            "</configuration>",
+            "");
+
     private S3ProxyProcess() {}
 
     /** The running server and how to reach it (fresh credentials each run). */
@@ -37,9 +52,11 @@ public final class S3ProxyProcess {
         String endpoint = "http://" + Ports.LOOPBACK + ":" + port;
         StoreConfig store = new StoreConfig(endpoint, "local-" + hex(6), hex(20), bucket, StoreConfig.DEFAULT_REGION);
         Path conf = layout.stateDir().resolve("s3proxy.conf");
+        Path logback = layout.stateDir().resolve("s3proxy-logback.xml");
         try {
             Files.createDirectories(layout.s3Dir());
             Files.writeString(conf, properties(store, layout.s3Dir()));
+            Files.writeString(logback, LOGBACK);
         } catch (IOException e) {
             throw new ComponentException(COMPONENT, "cannot prepare " + layout.s3Dir() + ": " + e.getMessage(), null);
         }
@@ -49,6 +66,7 @@ public final class S3ProxyProcess {
                 List.of(
                         LocalLayout.java(),
                         HEAP,
+                        "-Dlogback.configurationFile=" + logback,
                         "-cp",
                         layout.s3proxyLib() + "/*",
                         "org.gaul.s3proxy.Main",

@@ -39,6 +39,11 @@ final class UpCommand implements Callable<Integer> {
         while (true) {
             Optional<ChildProcess> dead = mode.firstDead();
             if (dead.isPresent()) {
+                // Ctrl-C reaches the children too: give the shutdown hook a moment to claim it
+                Thread.sleep(1000);
+                if (mode.isClosed()) {
+                    continue;
+                }
                 ChildProcess p = dead.get();
                 System.err.println(new ComponentException(p.name(), "stopped unexpectedly", p.log()).report());
                 mode.close();
