@@ -14,8 +14,9 @@ import picocli.CommandLine.Option;
         name = "demo",
         mixinStandardHelpOptions = true,
         description = {
-            "Start the fleet on this machine, submit a sample job over HTTP with the built-in model, follow",
-            "its progress, download the GIF and MP4 to ./out/, verify the GIF and stop everything.",
+            "The fleet end to end: a sample job over HTTP, its GIF and MP4 downloaded to ./out/.",
+            "Starts everything, submits the job with the built-in model, follows its progress,",
+            "downloads the results by their presigned URLs, verifies the GIF and stops everything.",
             "(The in-process sample without the fleet is `sample`.)"
         })
 final class FleetDemoCommand implements Callable<Integer> {

@@ -14,10 +14,7 @@ import picocli.CommandLine.Command;
         name = "animatediff",
         mixinStandardHelpOptions = true,
         version = "animatediff-fleet 0.1.0",
-        description = {
-            "AnimateDiff text-to-video: the fleet (gateway, Kafka, workers, S3) on this machine,",
-            "and the engine's in-process commands."
-        },
+        description = "AnimateDiff text-to-video: the fleet on this machine (up, demo) and the engine in-process.",
         subcommands = {UpCommand.class, FleetDemoCommand.class})
 public final class LocalCli implements Runnable {
     @CommandLine.Spec

@@ -12,8 +12,8 @@ import picocli.CommandLine.Option;
         name = "up",
         mixinStandardHelpOptions = true,
         description = {
-            "Start Kafka, S3Proxy, the gateway and a worker on loopback; print the gateway URL and API key;",
-            "run until Ctrl-C, then stop everything.",
+            "Run the fleet on this machine (Kafka, S3Proxy, gateway, worker) until Ctrl-C.",
+            "Everything listens on loopback; the gateway URL and a fresh API key are printed.",
             "External services: set KAFKA_BOOTSTRAP_SERVERS and/or ANIMATEDIFF_S3_ENDPOINT,",
             "ANIMATEDIFF_S3_ACCESS_KEY, ANIMATEDIFF_S3_SECRET_KEY (and ANIMATEDIFF_S3_BUCKET) to use them instead."
         })
