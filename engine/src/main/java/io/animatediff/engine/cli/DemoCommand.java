@@ -18,13 +18,13 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code demo}: the built-in model generates a sample animation into {@code ./out/} (GIF and MP4),
+ * {@code sample}: the built-in model generates a sample animation into {@code ./out/} (GIF and MP4),
  * in-process. The built-in model is written to {@code .animatediff/builtin/} on first use.
  */
 @Command(
-        name = "demo",
+        name = "sample",
         mixinStandardHelpOptions = true,
-        description = "Write a sample animation with the built-in model to ./out/.")
+        description = "Write a sample animation with the built-in model to ./out/, in-process (no fleet).")
 final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "out", paramLabel = "DIR")
     Path out;
