@@ -80,7 +80,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 @QuarkusTest
 @QuarkusTestResource(value = InProcessKafka.class, restrictToAnnotatedClass = true)
 @QuarkusTestResource(value = InProcessS3.class, restrictToAnnotatedClass = true)
-class GatewayIT {
+class GatewayHttpTest {
     static final String KEY = "Bearer test-key";
     static final String OTHER_KEY = "Bearer other-key";
     static final String LIMITED_KEY = "Bearer limited-key";
