@@ -1,0 +1,67 @@
+package io.animatediff.gateway;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import io.animatediff.common.Json;
+import io.animatediff.common.validation.Violation;
+import io.smallrye.common.annotation.Blocking;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.HeaderParam;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.net.URI;
+import java.util.List;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+
+/** {@code POST /v1/animations}: thin, delegates to {@link SubmissionService}. */
+@Path("/v1/animations")
+public class AnimationResource {
+    @Inject
+    SubmissionService submissions;
+
+    @Inject
+    Caller caller;
+
+    @Inject
+    GatewayMetrics metrics;
+
+    /** The 202 answer. */
+    @JsonInclude(JsonInclude.Include.NON_EMPTY)
+    public record AcceptedJob(
+            @JsonProperty("job_id") String jobId,
+            @JsonProperty("status") JobStatus status,
+            @JsonProperty("links") JobView.Links links,
+            @JsonProperty("warnings") List<String> warnings) {}
+
+    @POST
+    @Blocking
+    @Consumes(MediaType.WILDCARD)
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(
+            summary = "Queue one AnimateDiff generation",
+            description = "Body: a GenerationRequest (diffusers parameter names, snake_case). 202 with the job id"
+                    + " and links; 400 naming every bad field; 422 for an unregistered model or an Idempotency-Key"
+                    + " reused with another body.")
+    public Response submit(
+            @RequestBody(description = "GenerationRequest JSON") String body,
+            @HeaderParam(IdempotencyKeys.HEADER) String idempotencyKey) {
+        SubmissionService.Accepted a = submissions.submit(body, caller.keyHash(), idempotencyKey);
+        metrics.submitted(a.replayed());
+        JobView.Links links = JobView.Links.of(a.jobId());
+        AcceptedJob entity = new AcceptedJob(
+                a.jobId(),
+                a.status(),
+                links,
+                a.warnings().stream().map(Violation::message).toList());
+        return Response.accepted(Json.write(entity))
+                .type(MediaType.APPLICATION_JSON)
+                .location(URI.create(links.self()))
+                .header("Idempotent-Replayed", a.replayed() ? "true" : null)
+                .build();
+    }
+}
