@@ -45,6 +45,12 @@ public final class TopicSetup {
                 try {
                     e.getValue().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
                 } catch (ExecutionException ex) {
+                    if (ex.getCause() instanceof org.apache.kafka.common.errors.TimeoutException) {
+                        throw new IllegalStateException(
+                                "Kafka at " + bootstrapServers + " did not answer within " + timeout.toSeconds()
+                                        + " s: start the broker or set " + WorkerConfig.ENV_BOOTSTRAP,
+                                ex.getCause());
+                    }
                     if (!(ex.getCause() instanceof TopicExistsException)) {
                         throw new IllegalStateException(
                                 "cannot create topic " + e.getKey() + " on " + bootstrapServers + ": " + ex.getCause()

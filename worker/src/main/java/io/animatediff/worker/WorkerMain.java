@@ -35,8 +35,15 @@ public final class WorkerMain {
         stopped.await();
     }
 
-    /** slf4j-simple defaults unless the operator set them: INFO for us, WARN for the Kafka client. */
+    /**
+     * Defaults unless the operator set them: DJL offline (libtorch comes from the native jar on the
+     * classpath or {@code PYTORCH_LIBRARY_PATH}, never the network); slf4j-simple at INFO for us and
+     * WARN for the Kafka client.
+     */
     private static void quietLibraries() {
+        if (System.getenv("DJL_OFFLINE") == null) {
+            setIfAbsent("ai.djl.offline", "true");
+        }
         setIfAbsent("org.slf4j.simpleLogger.defaultLogLevel", "info");
         setIfAbsent("org.slf4j.simpleLogger.log.org.apache.kafka", "warn");
         setIfAbsent("org.slf4j.simpleLogger.showDateTime", "true");

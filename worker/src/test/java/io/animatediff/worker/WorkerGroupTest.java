@@ -30,7 +30,7 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class WorkerGroupTest {
     private static final Duration MAX_POLL_INTERVAL = Duration.ofSeconds(3);
-    private static final Duration LONG_JOB = Duration.ofMillis(6500);
+    private static final Duration LONG_JOB = Duration.ofSeconds(8);
 
     private FleetFixture fleet;
     private Worker a;
