@@ -54,6 +54,7 @@ public final class CancelListener implements Runnable, AutoCloseable {
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, clientId + "-cancel");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "latest");
+        p.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
         this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
         this.clientId = clientId;
         this.lookback = lookback;

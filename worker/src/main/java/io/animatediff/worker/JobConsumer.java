@@ -78,6 +78,7 @@ public final class JobConsumer implements Runnable, AutoCloseable {
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
         p.put(
                 ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG,
                 Long.toString(config.maxPollInterval().toMillis()));

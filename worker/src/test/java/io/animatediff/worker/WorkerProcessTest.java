@@ -81,7 +81,7 @@ class WorkerProcessTest {
                         fleet.events(slow.jobId()).stream().noneMatch(JobEvent::isTerminal),
                         "a stopped worker publishes no terminal event for its unfinished job");
 
-                fleet.startWorker("heir", b -> b);
+                fleet.startWorker("heir", b -> b.warmup(false));
                 List<JobEvent> events = fleet.awaitTerminal(slow.jobId(), 1, Duration.ofSeconds(120));
                 assertEquals(JobEventType.SUCCEEDED, last(events).type());
                 assertEquals("heir", last(events).workerId());
