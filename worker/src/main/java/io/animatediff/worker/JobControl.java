@@ -1,6 +1,8 @@
 package io.animatediff.worker;
 
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
@@ -11,6 +13,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class JobControl {
     private final long dequeuedNanos;
+    private final Map<String, Long> marks = new LinkedHashMap<>();
     private final CountDownLatch aborted = new CountDownLatch(1);
     private volatile String abortReason;
 
@@ -21,6 +24,22 @@ public final class JobControl {
     /** {@link System#nanoTime()} when the message was dequeued. */
     public long dequeuedNanos() {
         return dequeuedNanos;
+    }
+
+    /** Records when a phase of the job ended (job thread only), for the log line of the job. */
+    public void mark(String phase) {
+        marks.put(phase, System.nanoTime());
+    }
+
+    /** {@code phase +N ms, ...} since dequeue, in the order marked. */
+    public String timeline() {
+        StringBuilder sb = new StringBuilder();
+        marks.forEach((k, v) -> sb.append(sb.length() == 0 ? "" : ", ")
+                .append(k)
+                .append(" +")
+                .append((v - dequeuedNanos) / 1_000_000)
+                .append(" ms"));
+        return sb.toString();
     }
 
     /** Stops the job at the next step boundary without a terminal event. */

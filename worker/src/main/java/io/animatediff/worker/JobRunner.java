@@ -149,11 +149,12 @@ public final class JobRunner {
             List<ResultObject> results = execute(job, control);
             events.publish(JobEvent.succeeded(id, clock.instant(), job.attempt(), config.workerId(), results));
             metrics.job(Outcome.SUCCEEDED);
+            control.mark("succeeded");
             LOG.info(
-                    "job {} attempt {} succeeded in {} ms: {}",
+                    "job {} attempt {} succeeded ({}): {}",
                     id,
                     job.attempt(),
-                    (System.nanoTime() - control.dequeuedNanos()) / 1_000_000,
+                    control.timeline(),
                     results.stream().map(ResultObject::key).toList());
             return Disposition.COMMIT;
         } catch (CancelledException e) {
@@ -221,7 +222,9 @@ public final class JobRunner {
             merge(merges, model, lookup, ModelKind.LORA, r.loras(), base);
             merge(merges, model, lookup, ModelKind.MOTION_LORA, r.motionLoras(), base);
             // 6. the pipeline
+            control.mark(loaded.cacheHit() ? "model (cache hit)" : "model (loaded)");
             result = runPipeline(job, model, control, runningAt);
+            control.mark("denoised+decoded");
         } finally {
             restore(merges, loaded);
         }
@@ -232,7 +235,9 @@ public final class JobRunner {
             List<OutputFormat> formats = r.outputFormats().stream()
                     .map(f -> OutputFormat.find(f).orElseThrow())
                     .toList();
-            return uploader.write(id, result, formats, r.fps());
+            List<ResultObject> stored = uploader.write(id, result, formats, r.fps());
+            control.mark("stored");
+            return stored;
         } catch (ObjectStoreException e) {
             throw new JobFailedException(
                     FailureCode.STORAGE_UNAVAILABLE, "cannot store the results: " + e.getMessage(), e);
@@ -334,6 +339,7 @@ public final class JobRunner {
                 if (first) {
                     first = false;
                     metrics.timeToFirstStep(System.nanoTime() - control.dequeuedNanos());
+                    control.mark("first step");
                 }
                 return control.isAborted() || cancelled.test(job.jobId());
             }
