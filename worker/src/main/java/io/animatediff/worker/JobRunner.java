@@ -1,0 +1,432 @@
+package io.animatediff.worker;
+
+import io.animatediff.common.Json;
+import io.animatediff.common.Topics;
+import io.animatediff.common.protocol.Failure;
+import io.animatediff.common.protocol.FailureCode;
+import io.animatediff.common.protocol.GenerationJob;
+import io.animatediff.common.protocol.GenerationRequest;
+import io.animatediff.common.protocol.JobEvent;
+import io.animatediff.common.protocol.JobIds;
+import io.animatediff.common.protocol.LoraSpec;
+import io.animatediff.common.protocol.ModelKind;
+import io.animatediff.common.protocol.OutputFormat;
+import io.animatediff.common.protocol.ResultObject;
+import io.animatediff.common.registry.ModelManifest;
+import io.animatediff.common.store.ObjectStoreException;
+import io.animatediff.common.validation.GenerationRequestValidator;
+import io.animatediff.common.validation.TokenCounter;
+import io.animatediff.common.validation.ValidationLimits;
+import io.animatediff.common.validation.Violation;
+import io.animatediff.engine.model.AnimateDiffModel;
+import io.animatediff.engine.model.LoraMerger;
+import io.animatediff.engine.pipeline.AnimationParams;
+import io.animatediff.engine.pipeline.AnimationPipeline;
+import io.animatediff.engine.pipeline.AnimationResult;
+import io.animatediff.engine.pipeline.CancelledException;
+import io.animatediff.engine.pipeline.StepListener;
+import io.animatediff.engine.text.ClipTokenizer;
+import io.animatediff.worker.EventPublisher.PublishException;
+import io.animatediff.worker.WorkerMetrics.Outcome;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.Predicate;
+import java.util.stream.Collectors;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Handles one message of {@code animatediff.generate} from dequeue to disposition, on the job
+ * thread:
+ *
+ * <ol>
+ *   <li>parse (an unreadable message goes to the DLQ, and FAILED when its key is a job id);
+ *   <li>a job cancelled while queued publishes CANCELLED without running;
+ *   <li>the models' manifests and the shared validator (workers never trust the queue), then
+ *       RUNNING;
+ *   <li>base + motion model from the caches; the validator again with the module's frame limit
+ *       and the model's tokenizer;
+ *   <li>LoRAs merged for this job only, restored after the pipeline (the cached model stays
+ *       clean);
+ *   <li>the pipeline, PROGRESS throttled, cancel honoured between steps;
+ *   <li>results encoded and uploaded, then SUCCEEDED.
+ * </ol>
+ *
+ * A failure with a retryable code re-publishes the job as its next attempt (and QUEUED for that
+ * attempt) until {@code maxAttempts}; after that, or for a non-retryable code, the job goes to the
+ * DLQ with its reason and ends FAILED. The returned {@link Disposition} tells the consumer whether
+ * the offset may be committed: only once every record the outcome needs was acknowledged.
+ */
+public final class JobRunner {
+    /** What the consumer does with the message's offset. */
+    public enum Disposition {
+        /** Everything the outcome needed is durable: commit. */
+        COMMIT,
+        /** Leave uncommitted: the message is delivered again (shutdown, revocation, Kafka down). */
+        RELEASE
+    }
+
+    private static final Logger LOG = LoggerFactory.getLogger(JobRunner.class);
+
+    private final WorkerConfig config;
+    private final ModelResolver models;
+    private final ResultUploader uploader;
+    private final EventPublisher events;
+    private final Predicate<String> cancelled;
+    private final WorkerMetrics metrics;
+    private final Clock clock = Clock.systemUTC();
+
+    public JobRunner(
+            WorkerConfig config,
+            ModelResolver models,
+            ResultUploader uploader,
+            EventPublisher events,
+            Predicate<String> cancelled,
+            WorkerMetrics metrics) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.models = Objects.requireNonNull(models, "models");
+        this.uploader = Objects.requireNonNull(uploader, "uploader");
+        this.events = Objects.requireNonNull(events, "events");
+        this.cancelled = Objects.requireNonNull(cancelled, "cancelled");
+        this.metrics = Objects.requireNonNull(metrics, "metrics");
+    }
+
+    /** Handles one message; never throws. */
+    public Disposition handle(ConsumerRecord<String, byte[]> record, JobControl control) {
+        metrics.busy(true);
+        try {
+            return dispatch(record, control);
+        } catch (PublishException e) {
+            LOG.error("{}", e.getMessage());
+            metrics.job(Outcome.RELEASED);
+            return Disposition.RELEASE;
+        } catch (JobControl.Aborted e) {
+            LOG.info("job at {}-{}@{} {}", record.topic(), record.partition(), record.offset(), e.getMessage());
+            metrics.job(Outcome.RELEASED);
+            return Disposition.RELEASE;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            metrics.job(Outcome.RELEASED);
+            return Disposition.RELEASE;
+        } catch (RuntimeException | Error e) {
+            // a bug in the handling itself: leave the message for another delivery
+            LOG.error("handling {}-{}@{} failed", record.topic(), record.partition(), record.offset(), e);
+            metrics.job(Outcome.RELEASED);
+            return Disposition.RELEASE;
+        } finally {
+            metrics.jobDuration(System.nanoTime() - control.dequeuedNanos());
+            metrics.busy(false);
+        }
+    }
+
+    private Disposition dispatch(ConsumerRecord<String, byte[]> record, JobControl control)
+            throws InterruptedException {
+        // 1. parse
+        GenerationJob job;
+        try {
+            job = Json.read(record.value(), GenerationJob.class);
+        } catch (RuntimeException e) { // InvalidMessageException, a null value, unreadable bytes
+            return poison(record, e);
+        }
+        if (record.key() != null && !record.key().equals(job.jobId())) {
+            LOG.warn("message key '{}' differs from job_id '{}': events use the job id", record.key(), job.jobId());
+        }
+        String id = job.jobId();
+        // 2. cancelled while queued
+        if (cancelled.test(id)) {
+            events.publish(JobEvent.cancelled(id, clock.instant(), job.attempt(), config.workerId()));
+            metrics.job(Outcome.CANCELLED);
+            LOG.info("job {} was cancelled before it ran", id);
+            return Disposition.COMMIT;
+        }
+        // 3.-7. run
+        try {
+            List<ResultObject> results = execute(job, control);
+            events.publish(JobEvent.succeeded(id, clock.instant(), job.attempt(), config.workerId(), results));
+            metrics.job(Outcome.SUCCEEDED);
+            control.mark("succeeded");
+            LOG.info(
+                    "job {} attempt {} succeeded ({}): {}",
+                    id,
+                    job.attempt(),
+                    control.timeline(),
+                    results.stream().map(ResultObject::key).toList());
+            return Disposition.COMMIT;
+        } catch (CancelledException e) {
+            if (control.isAborted()) {
+                throw new JobControl.Aborted(control.abortReason());
+            }
+            events.publish(JobEvent.cancelled(id, clock.instant(), job.attempt(), config.workerId()));
+            metrics.job(Outcome.CANCELLED);
+            LOG.info("job {} cancelled ({})", id, e.getMessage());
+            return Disposition.COMMIT;
+        } catch (PublishException | JobControl.Aborted e) {
+            throw e;
+        } catch (JobFailedException e) {
+            if (e.getCause() != null && e.code() == FailureCode.INTERNAL) {
+                LOG.error("job {} attempt {} failed", id, job.attempt(), e);
+            }
+            return fail(record, job, e.failure(), control);
+        } catch (RuntimeException e) {
+            LOG.error("job {} attempt {} failed unexpectedly", id, job.attempt(), e);
+            return fail(
+                    record,
+                    job,
+                    new Failure(
+                            FailureCode.INTERNAL,
+                            "unexpected error on worker " + config.workerId() + ": " + e
+                                    + " (the job is retried; report it if it keeps failing)"),
+                    control);
+        } catch (OutOfMemoryError e) {
+            return fail(
+                    record,
+                    job,
+                    new Failure(
+                            FailureCode.OUT_OF_MEMORY,
+                            "worker " + config.workerId() + " ran out of memory: lower width, height or num_frames"),
+                    control);
+        }
+    }
+
+    /** The work of one attempt; returns the stored results or throws with the failure. */
+    private List<ResultObject> execute(GenerationJob job, JobControl control) {
+        GenerationRequest r = job.request();
+        String id = job.jobId();
+        // 3. the models' manifests and the shared validator, then RUNNING
+        ModelResolver.Lookup lookup = models.lookup(r);
+        // a module without max_frames in its manifest is checked once loaded
+        int framesHint = lookup.find(ModelKind.MOTION, r.motionModule())
+                .map(m -> m.maxFrames().orElse(Integer.MAX_VALUE))
+                .orElse(Integer.MAX_VALUE);
+        validate(r, lookup, framesHint, TokenCounter.NONE);
+        control.checkAborted();
+        events.publishAsync(
+                JobEvent.running(id, clock.instant(), job.attempt(), config.workerId(), r.numInferenceSteps()));
+        long runningAt = System.nanoTime();
+        // 4. base + motion from the caches
+        ModelManifest base = lookup.get(ModelKind.BASE, r.baseModel());
+        ModelManifest motion = lookup.get(ModelKind.MOTION, r.motionModule());
+        ModelResolver.Loaded loaded = models.acquire(base, motion);
+        AnimateDiffModel model = loaded.model();
+        validate(r, lookup, model.unet().maxFrames(), tokens(model.tokenizer()));
+        control.checkAborted();
+        // 5. LoRAs for this job only
+        AnimationResult result;
+        List<LoraMerger.Merge> merges = new ArrayList<>();
+        try {
+            merge(merges, model, lookup, ModelKind.LORA, r.loras(), base);
+            merge(merges, model, lookup, ModelKind.MOTION_LORA, r.motionLoras(), base);
+            // 6. the pipeline
+            control.mark(loaded.cacheHit() ? "model (cache hit)" : "model (loaded)");
+            result = runPipeline(job, model, control, runningAt);
+            control.mark("denoised+decoded");
+        } finally {
+            restore(merges, loaded);
+        }
+        result.warnings().forEach(w -> LOG.warn("job {}: {}", id, w));
+        control.checkAborted();
+        // 7. results
+        try {
+            List<OutputFormat> formats = r.outputFormats().stream()
+                    .map(f -> OutputFormat.find(f).orElseThrow())
+                    .toList();
+            List<ResultObject> stored = uploader.write(id, result, formats, r.fps());
+            control.mark("stored");
+            return stored;
+        } catch (ObjectStoreException e) {
+            throw new JobFailedException(
+                    FailureCode.STORAGE_UNAVAILABLE, "cannot store the results: " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            throw new JobFailedException(
+                    FailureCode.INTERNAL,
+                    "cannot encode the results in " + config.cacheDir() + ": " + e + ": check the worker's disk",
+                    e);
+        }
+    }
+
+    private void validate(GenerationRequest r, ModelResolver.Lookup lookup, int maxFrames, TokenCounter tokens) {
+        ValidationLimits limits = config.limits();
+        List<Violation> found =
+                new GenerationRequestValidator(limits, lookup.catalog(), tokens).validate(r, Math.max(1, maxFrames));
+        List<Violation> errors = Violation.errors(found);
+        if (errors.isEmpty()) {
+            return;
+        }
+        boolean missingModel = !lookup.missing(r).isEmpty();
+        String reason = errors.stream().map(Violation::message).collect(Collectors.joining("; "));
+        throw new JobFailedException(
+                missingModel ? FailureCode.MODEL_NOT_FOUND : FailureCode.INVALID_REQUEST, reason, null);
+    }
+
+    private static TokenCounter tokens(ClipTokenizer tokenizer) {
+        return new TokenCounter() {
+            @Override
+            public int countTokens(String text) {
+                return tokenizer.tokenize(text).size() + 2; // with BOS and EOS
+            }
+
+            @Override
+            public int maxTokens() {
+                return tokenizer.maxLength();
+            }
+        };
+    }
+
+    private void merge(
+            List<LoraMerger.Merge> merges,
+            AnimateDiffModel model,
+            ModelResolver.Lookup lookup,
+            ModelKind kind,
+            List<LoraSpec> loras,
+            ModelManifest base) {
+        for (LoraSpec l : loras) {
+            ModelManifest m = lookup.get(kind, l.name());
+            java.nio.file.Path file = models.loraFile(m);
+            try {
+                merges.add(LoraMerger.merge(model, new io.animatediff.engine.model.LoraSpec(file, l.scale())));
+            } catch (IllegalArgumentException e) {
+                throw new JobFailedException(
+                        FailureCode.INVALID_REQUEST,
+                        kind + " '" + l.name() + "' does not fit base model '" + base.name() + "': " + e.getMessage()
+                                + ": pick a " + kind + " trained for this base model",
+                        e);
+            } catch (IOException | RuntimeException e) {
+                throw ModelResolver.loadFailure(kind + " '" + l.name() + "'", e, "register it again from a valid file");
+            }
+        }
+    }
+
+    /** Restores the cached model; a failed restore evicts it so no later job sees merged weights. */
+    private void restore(List<LoraMerger.Merge> merges, ModelResolver.Loaded loaded) {
+        for (int i = merges.size() - 1; i >= 0; i--) {
+            try {
+                merges.get(i).close();
+            } catch (RuntimeException e) {
+                LOG.error(
+                        "restoring weights after {} failed: evicting the model",
+                        merges.get(i).description(),
+                        e);
+                models.memory().invalidate(loaded.key());
+                return;
+            }
+        }
+    }
+
+    private AnimationResult runPipeline(GenerationJob job, AnimateDiffModel model, JobControl control, long runningAt) {
+        GenerationRequest r = job.request();
+        AnimationParams params = AnimationParams.builder()
+                .prompt(r.prompt())
+                .negativePrompt(r.negativePrompt())
+                .frames(r.numFrames())
+                .size(r.width(), r.height())
+                .steps(r.numInferenceSteps())
+                .guidanceScale(r.guidanceScale())
+                .seed(r.seed().bits())
+                .scheduler(r.scheduler())
+                .build();
+        StepListener listener = new StepListener() {
+            private final ProgressThrottle throttle =
+                    new ProgressThrottle(config.progressInterval().toNanos(), runningAt);
+            private boolean first = true;
+
+            @Override
+            public boolean isCancelled() {
+                if (first) {
+                    first = false;
+                    metrics.timeToFirstStep(System.nanoTime() - control.dequeuedNanos());
+                    control.mark("first step");
+                }
+                return control.isAborted() || cancelled.test(job.jobId());
+            }
+
+            @Override
+            public void onStep(int step, int total) {
+                if (throttle.shouldSend(step, total, System.nanoTime())) {
+                    events.publishAsync(JobEvent.progress(
+                            job.jobId(), clock.instant(), job.attempt(), config.workerId(), step, total));
+                }
+            }
+        };
+        try {
+            return new AnimationPipeline(model).run(params, listener, true);
+        } catch (CancelledException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            throw new JobFailedException(FailureCode.INVALID_REQUEST, e.getMessage(), e);
+        } catch (RuntimeException | OutOfMemoryError e) {
+            if (ModelResolver.isOutOfMemory(e)) {
+                throw new JobFailedException(
+                        FailureCode.OUT_OF_MEMORY,
+                        "the worker ran out of memory at " + r.width() + "x" + r.height() + " with " + r.numFrames()
+                                + " frames: lower width, height or num_frames",
+                        e);
+            }
+            throw new JobFailedException(
+                    FailureCode.INTERNAL,
+                    "the pipeline failed on worker " + config.workerId() + ": " + e
+                            + " (the job is retried; report it if it keeps failing)",
+                    e);
+        }
+    }
+
+    /** A retryable failure with attempts left is re-queued; anything else goes to the DLQ and ends FAILED. */
+    private Disposition fail(
+            ConsumerRecord<String, byte[]> record, GenerationJob job, Failure failure, JobControl control)
+            throws InterruptedException {
+        String id = job.jobId();
+        if (failure.code().retryable() && job.attempt() < config.maxAttempts()) {
+            Duration backoff = config.retryBackoff().multipliedBy(1L << Math.min(job.attempt() - 1, 10));
+            if (control.sleepUnlessAborted(backoff)) {
+                throw new JobControl.Aborted(control.abortReason());
+            }
+            GenerationJob next = job.nextAttempt();
+            events.requeue(next, failure);
+            events.publish(JobEvent.queued(id, clock.instant(), next.attempt()));
+            metrics.job(Outcome.RETRIED);
+            LOG.warn(
+                    "job {} attempt {} of {} failed ({}: {}); re-queued as attempt {}",
+                    id,
+                    job.attempt(),
+                    config.maxAttempts(),
+                    failure.code(),
+                    failure.reason(),
+                    next.attempt());
+            return Disposition.COMMIT;
+        }
+        Failure last = failure.code().retryable()
+                ? new Failure(
+                        failure.code(),
+                        failure.reason() + " (attempt " + job.attempt() + " of " + config.maxAttempts()
+                                + ", no retries left)")
+                : failure;
+        events.deadLetter(id, record.value(), last, job.attempt());
+        events.publish(JobEvent.failed(id, clock.instant(), job.attempt(), config.workerId(), last));
+        metrics.deadLetter();
+        metrics.job(Outcome.FAILED);
+        LOG.warn("job {} attempt {} failed: {}: {}", id, job.attempt(), last.code(), last.reason());
+        return Disposition.COMMIT;
+    }
+
+    /** An unreadable message: to the DLQ; FAILED too when its key names a job. */
+    private Disposition poison(ConsumerRecord<String, byte[]> record, RuntimeException e) {
+        Failure f = new Failure(
+                FailureCode.INVALID_REQUEST,
+                "the message at " + Topics.GENERATE + " partition " + record.partition() + " offset " + record.offset()
+                        + " is not a readable GenerationJob (" + e.getMessage()
+                        + "): producers must send GenerationJob JSON with schema 1; submit the job again");
+        events.deadLetter(record.key(), record.value(), f, 1);
+        if (JobIds.isValid(record.key())) {
+            events.publish(JobEvent.failed(record.key(), clock.instant(), 1, config.workerId(), f));
+        }
+        metrics.poisonMessage();
+        metrics.deadLetter();
+        metrics.job(Outcome.FAILED);
+        LOG.warn("{}", f.reason());
+        return Disposition.COMMIT;
+    }
+}

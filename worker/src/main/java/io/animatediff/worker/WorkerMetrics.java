@@ -1,0 +1,230 @@
+package io.animatediff.worker;
+
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.DoubleAdder;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The worker's counters and gauges, rendered as Prometheus text (exposition format 0.0.4) at {@code
+ * /metrics}. Thread-safe; plain Java so the worker needs no metrics library.
+ */
+public final class WorkerMetrics {
+    /** How a dequeued message ended. */
+    public enum Outcome {
+        SUCCEEDED,
+        FAILED,
+        CANCELLED,
+        /** A retryable failure re-published for another attempt. */
+        RETRIED,
+        /** Left uncommitted (shutdown, partition revoked, Kafka unavailable): another delivery follows. */
+        RELEASED;
+
+        String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    private final LongAdder modelCacheHits = new LongAdder();
+    private final LongAdder modelCacheMisses = new LongAdder();
+    private final LongAdder modelCacheEvictions = new LongAdder();
+    private final AtomicLong modelCacheBytes = new AtomicLong();
+    private final AtomicLong modelCacheEntries = new AtomicLong();
+    private final LongAdder diskCacheHits = new LongAdder();
+    private final LongAdder diskCacheMisses = new LongAdder();
+    private final LongAdder downloadedBytes = new LongAdder();
+    private final LongAdder deadLettered = new LongAdder();
+    private final LongAdder poisonMessages = new LongAdder();
+    private final Map<Outcome, LongAdder> jobs = new ConcurrentHashMap<>();
+    private final DoubleAdder firstStepSeconds = new DoubleAdder();
+    private final LongAdder firstStepCount = new LongAdder();
+    private final AtomicLong lastFirstStepNanos = new AtomicLong(-1);
+    private final DoubleAdder jobSeconds = new DoubleAdder();
+    private final LongAdder jobCount = new LongAdder();
+    private volatile boolean busy;
+    private volatile BooleanSupplier ready = () -> false;
+
+    public void modelCacheHit() {
+        modelCacheHits.increment();
+    }
+
+    public void modelCacheMiss() {
+        modelCacheMisses.increment();
+    }
+
+    public void modelCacheEviction() {
+        modelCacheEvictions.increment();
+    }
+
+    /** Current size of the in-memory model cache. */
+    public void modelCacheSize(long bytes, int entries) {
+        modelCacheBytes.set(bytes);
+        modelCacheEntries.set(entries);
+    }
+
+    /** A model file found verified in the disk cache. */
+    public void diskCacheHit() {
+        diskCacheHits.increment();
+    }
+
+    /** A model file downloaded (and verified) into the disk cache. */
+    public void diskCacheMiss(long bytes) {
+        diskCacheMisses.increment();
+        downloadedBytes.add(bytes);
+    }
+
+    public void job(Outcome outcome) {
+        jobs.computeIfAbsent(outcome, o -> new LongAdder()).increment();
+    }
+
+    public void deadLetter() {
+        deadLettered.increment();
+    }
+
+    public void poisonMessage() {
+        poisonMessages.increment();
+    }
+
+    /** Time from dequeue to the start of the first denoising step. */
+    public void timeToFirstStep(long nanos) {
+        firstStepSeconds.add(nanos / 1e9);
+        firstStepCount.increment();
+        lastFirstStepNanos.set(nanos);
+    }
+
+    /** Time from dequeue to the message's disposition. */
+    public void jobDuration(long nanos) {
+        jobSeconds.add(nanos / 1e9);
+        jobCount.increment();
+    }
+
+    public void busy(boolean v) {
+        busy = v;
+    }
+
+    /** Where the readiness gauge reads from. */
+    public void readiness(BooleanSupplier v) {
+        ready = v;
+    }
+
+    public long modelCacheHits() {
+        return modelCacheHits.sum();
+    }
+
+    public long modelCacheMisses() {
+        return modelCacheMisses.sum();
+    }
+
+    public long modelCacheEvictions() {
+        return modelCacheEvictions.sum();
+    }
+
+    public long diskCacheHits() {
+        return diskCacheHits.sum();
+    }
+
+    public long diskCacheMisses() {
+        return diskCacheMisses.sum();
+    }
+
+    public long jobs(Outcome outcome) {
+        LongAdder a = jobs.get(outcome);
+        return a == null ? 0 : a.sum();
+    }
+
+    public long deadLettered() {
+        return deadLettered.sum();
+    }
+
+    public long poisonMessages() {
+        return poisonMessages.sum();
+    }
+
+    /** The latest job's time from dequeue to its first denoising step, or -1 before any. */
+    public long lastTimeToFirstStepNanos() {
+        return lastFirstStepNanos.get();
+    }
+
+    public boolean isReady() {
+        return ready.getAsBoolean();
+    }
+
+    /** Prometheus text exposition. */
+    public String prometheus() {
+        StringBuilder sb = new StringBuilder(2048);
+        counter(sb, "animatediff_worker_model_cache_hits_total", "Loaded-model cache hits", modelCacheHits.sum());
+        counter(
+                sb,
+                "animatediff_worker_model_cache_misses_total",
+                "Loaded-model cache misses (model loaded)",
+                modelCacheMisses.sum());
+        counter(
+                sb,
+                "animatediff_worker_model_cache_evictions_total",
+                "Loaded models evicted and closed",
+                modelCacheEvictions.sum());
+        gauge(sb, "animatediff_worker_model_cache_bytes", "Bytes of loaded models held", modelCacheBytes.get());
+        gauge(sb, "animatediff_worker_model_cache_entries", "Loaded models held", modelCacheEntries.get());
+        counter(
+                sb,
+                "animatediff_worker_disk_cache_hits_total",
+                "Model files found in the disk cache",
+                diskCacheHits.sum());
+        counter(
+                sb,
+                "animatediff_worker_disk_cache_misses_total",
+                "Model files downloaded into the disk cache",
+                diskCacheMisses.sum());
+        counter(sb, "animatediff_worker_downloaded_bytes_total", "Model bytes downloaded", downloadedBytes.sum());
+        sb.append("# HELP animatediff_worker_jobs_total Dequeued jobs by outcome\n");
+        sb.append("# TYPE animatediff_worker_jobs_total counter\n");
+        for (Outcome o : Outcome.values()) {
+            sb.append("animatediff_worker_jobs_total{outcome=\"")
+                    .append(o.label())
+                    .append("\"} ")
+                    .append(jobs(o))
+                    .append('\n');
+        }
+        counter(sb, "animatediff_worker_dead_lettered_total", "Messages sent to the DLQ", deadLettered.sum());
+        counter(
+                sb,
+                "animatediff_worker_poison_messages_total",
+                "Unreadable messages sent to the DLQ",
+                poisonMessages.sum());
+        summary(
+                sb,
+                "animatediff_worker_time_to_first_step_seconds",
+                "Dequeue to first denoising step",
+                firstStepSeconds.sum(),
+                firstStepCount.sum());
+        summary(sb, "animatediff_worker_job_seconds", "Dequeue to disposition", jobSeconds.sum(), jobCount.sum());
+        gauge(sb, "animatediff_worker_busy", "1 while a job runs", busy ? 1 : 0);
+        gauge(sb, "animatediff_worker_ready", "1 once the engine is warm and the consumers run", isReady() ? 1 : 0);
+        return sb.toString();
+    }
+
+    private static void counter(StringBuilder sb, String name, String help, long value) {
+        sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        sb.append("# TYPE ").append(name).append(" counter\n");
+        sb.append(name).append(' ').append(value).append('\n');
+    }
+
+    private static void gauge(StringBuilder sb, String name, String help, long value) {
+        sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        sb.append("# TYPE ").append(name).append(" gauge\n");
+        sb.append(name).append(' ').append(value).append('\n');
+    }
+
+    private static void summary(StringBuilder sb, String name, String help, double sum, long count) {
+        sb.append("# HELP ").append(name).append(' ').append(help).append('\n');
+        sb.append("# TYPE ").append(name).append(" summary\n");
+        sb.append(name)
+                .append("_sum ")
+                .append(String.format(Locale.ROOT, "%.6f", sum))
+                .append('\n');
+        sb.append(name).append("_count ").append(count).append('\n');
+    }
+}
