@@ -9,6 +9,7 @@ import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.config.UNet2DConditionConfig;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.Param;
+import io.animatediff.engine.pipeline.TorchRandom;
 import io.animatediff.engine.schedulers.SchedulerConfig;
 import io.animatediff.engine.unet.UNet3DConditionModel;
 import io.animatediff.engine.vae.AutoencoderKL;
@@ -78,7 +79,9 @@ public final class TinyModels {
                 }
                 NDArray v = e.getValue().get();
                 if (nonZero && e.getKey().contains("proj_out")) {
-                    v = m.randomNormal(v.getShape()).mul(0.02);
+                    v = TorchRandom.randn(
+                                    m, v.getShape(), seed * 31 + e.getKey().hashCode())
+                            .mul(0.02); // seeded: the same bytes on every run
                 }
                 tensors.put(e.getKey(), v);
             }
