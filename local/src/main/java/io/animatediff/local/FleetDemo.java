@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.animatediff.common.store.Sha256;
+import io.animatediff.worker.BuiltinModels;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -62,8 +63,8 @@ public final class FleetDemo {
     public static ObjectNode sampleRequest() {
         ObjectNode body = JSON.createObjectNode();
         body.put("prompt", PROMPT);
-        body.put("base_model", BuiltinModelRegistration.NAME);
-        body.put("motion_module", BuiltinModelRegistration.NAME);
+        body.put("base_model", BuiltinModels.NAME);
+        body.put("motion_module", BuiltinModels.NAME);
         body.put("num_frames", FRAMES);
         body.put("width", SIZE);
         body.put("height", SIZE);

@@ -4,7 +4,7 @@ import io.animatediff.common.registry.ModelRegistry;
 import io.animatediff.common.store.ObjectStore;
 import io.animatediff.common.store.Sha256;
 import io.animatediff.common.store.StoreConfig;
-import java.io.IOException;
+import io.animatediff.worker.BuiltinModels;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -134,8 +134,8 @@ public final class LocalMode implements AutoCloseable {
 
     private void registerBuiltinModels(LocalLayout layout) throws ComponentException {
         try (ObjectStore objects = new ObjectStore(store)) {
-            BuiltinModelRegistration.register(new ModelRegistry(objects), layout.builtinDir());
-        } catch (IOException | RuntimeException e) {
+            BuiltinModels.register(new ModelRegistry(objects), layout.builtinDir());
+        } catch (RuntimeException e) {
             throw new ComponentException(
                     REGISTRY,
                     "could not register the built-in models in " + store.endpoint() + " bucket " + store.bucket() + ": "

@@ -13,6 +13,7 @@ import io.animatediff.common.registry.ModelManifest;
 import io.animatediff.common.registry.ModelRegistry;
 import io.animatediff.common.store.ObjectStore;
 import io.animatediff.common.store.Sha256;
+import io.animatediff.worker.BuiltinModels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -142,9 +143,9 @@ class LocalInfrastructureTest {
         try (ObjectStore store = new ObjectStore(mode.store())) {
             ModelRegistry registry = new ModelRegistry(store);
             Path dir = mode.settings().layout().builtinDir();
-            BuiltinModelRegistration.register(registry, dir);
-            ModelManifest base = registry.get(ModelKind.BASE, BuiltinModelRegistration.NAME);
-            ModelManifest motion = registry.get(ModelKind.MOTION, BuiltinModelRegistration.NAME);
+            BuiltinModels.register(registry, dir);
+            ModelManifest base = registry.get(ModelKind.BASE, BuiltinModels.NAME);
+            ModelManifest motion = registry.get(ModelKind.MOTION, BuiltinModels.NAME);
             Set<String> paths = base.files().stream().map(ModelFile::path).collect(Collectors.toSet());
             assertTrue(
                     paths.containsAll(Set.of(
@@ -159,10 +160,10 @@ class LocalInfrastructureTest {
                     motion.files().stream().map(ModelFile::path).toList());
             assertNotNull(motion.config().get(ModelManifest.CONFIG_MAX_FRAMES));
             // idempotent: registering again keeps the same manifest
-            BuiltinModelRegistration.register(registry, dir);
+            BuiltinModels.register(registry, dir);
             assertEquals(
                     base.createdAt(),
-                    registry.get(ModelKind.BASE, BuiltinModelRegistration.NAME).createdAt());
+                    registry.get(ModelKind.BASE, BuiltinModels.NAME).createdAt());
         }
     }
 }

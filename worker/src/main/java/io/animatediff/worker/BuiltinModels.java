@@ -1,6 +1,5 @@
 package io.animatediff.worker;
 
-import ai.djl.engine.Engine;
 import io.animatediff.common.protocol.ModelKind;
 import io.animatediff.common.registry.LocalModelFile;
 import io.animatediff.common.registry.ModelConflictException;
@@ -39,12 +38,10 @@ public final class BuiltinModels {
 
     /**
      * Writes {@code dir/base/} (diffusers folder) and {@code dir/motion.safetensors}; returns dir.
-     * The bytes are the same on every call: {@link TinyModels#writeMotionModule} draws its non-zero
-     * output projections from libtorch's global generator, which is seeded first.
+     * The bytes are the same on every call (TinyModels draws every weight from seeded generators).
      */
     public static synchronized Path write(Path dir) throws IOException {
         TinyModels.writeBaseModel(dir.resolve("base"), BASE_SEED);
-        Engine.getEngine("PyTorch").setRandomSeed((int) MOTION_SEED);
         TinyModels.writeMotionModule(dir.resolve(MOTION_FILE), motionConfig(), MOTION_SEED, true);
         return dir;
     }
