@@ -163,16 +163,16 @@ public final class EngineBenchmark {
             Supplier<NDManager> scope = m::newSubManager;
 
             // warm-up, then one counting pass (FLOPs and the per-op-kind wall time), then timed passes
-            forward(scope, () -> unet.forward(sample, t, text));
+            forward(scope, () -> unet.forward(sample, t, text), sample, t, text);
             FlopCounter counter = FlopCounter.install();
             double counted;
             try (counter) {
-                counted = forward(scope, () -> unet.forward(sample, t, text));
+                counted = forward(scope, () -> unet.forward(sample, t, text), sample, t, text);
             }
             double best = Double.MAX_VALUE;
             double[] all = new double[options.reps()];
             for (int i = 0; i < options.reps(); i++) {
-                all[i] = forward(scope, () -> unet.forward(sample, t, text));
+                all[i] = forward(scope, () -> unet.forward(sample, t, text), sample, t, text);
                 best = Math.min(best, all[i]);
             }
             long flops = counter.flops();
@@ -267,8 +267,15 @@ public final class EngineBenchmark {
         }
     }
 
-    private static double forward(Supplier<NDManager> scope, Supplier<NDArray> op) {
+    /**
+     * One timed call in a scope closed afterwards: the inputs are temporarily attached to the scope
+     * so every intermediate (which belongs to its input's manager) is freed with it.
+     */
+    private static double forward(Supplier<NDManager> scope, Supplier<NDArray> op, NDArray... inputs) {
         try (NDManager s = scope.get()) {
+            for (NDArray in : inputs) {
+                in.tempAttach(s);
+            }
             long t = System.nanoTime();
             NDArray y = op.get();
             y.attach(s); // CPU kernels run eagerly: the result is complete here
@@ -381,10 +388,10 @@ public final class EngineBenchmark {
             NDArray t = m.create(new float[] {500f, 500f});
             NDArray text =
                     m.randomNormal(new Shape(2, 77, model.textEncoder().config().hiddenSize()));
-            forward(m::newSubManager, () -> unet.forward(x, t, text, p.motionScale()));
+            forward(m::newSubManager, () -> unet.forward(x, t, text, p.motionScale()), x, t, text);
             double[] s = new double[reps];
             for (int i = 0; i < reps; i++) {
-                s[i] = forward(m::newSubManager, () -> unet.forward(x, t, text, p.motionScale()));
+                s[i] = forward(m::newSubManager, () -> unet.forward(x, t, text, p.motionScale()), x, t, text);
             }
             return median(s);
         }
