@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             DemoCommand.class,
             CreateTinyModelCommand.class,
             TrainCommand.class,
+            BenchCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

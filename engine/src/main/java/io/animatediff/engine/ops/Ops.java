@@ -47,21 +47,39 @@ public final class Ops {
 
     private static volatile Mode modeOverride;
     private static volatile Long budgetOverride;
+    private static volatile OpObserver observer;
 
     private Ops() {}
 
     /** y = x W^T + b; x (..., Cin), weight (Cout, Cin), bias (Cout) or null. */
     public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
-        return bias == null
+        OpObserver o = observer;
+        long t = o == null ? 0 : System.nanoTime();
+        NDArray y = bias == null
                 ? Linear.linear(x, weight).singletonOrThrow()
                 : Linear.linear(x, weight, bias).singletonOrThrow();
+        if (o != null) {
+            Shape w = weight.getShape(); // (Cout, Cin)
+            long rows = x.getShape().size() / w.get(1);
+            o.record(OpObserver.Kind.LINEAR, 2 * rows * w.get(1) * w.get(0), System.nanoTime() - t);
+        }
+        return y;
     }
 
     /** 2-D convolution; x (N, Cin, H, W), weight (Cout, Cin, k, k), bias (Cout) or null. */
     public static NDArray conv2d(NDArray x, NDArray weight, NDArray bias, int stride, int padding) {
-        return Conv2d.conv2d(
+        OpObserver o = observer;
+        long t = o == null ? 0 : System.nanoTime();
+        NDArray y = Conv2d.conv2d(
                         x, weight, bias, new Shape(stride, stride), new Shape(padding, padding), new Shape(1, 1), 1)
                 .singletonOrThrow();
+        if (o != null) {
+            Shape w = weight.getShape(); // (Cout, Cin, k, k)
+            Shape out = y.getShape(); // (N, Cout, Hout, Wout)
+            long flops = 2 * out.size() * w.get(1) * w.get(2) * w.get(3);
+            o.record(OpObserver.Kind.CONV, flops, System.nanoTime() - t);
+        }
+        return y;
     }
 
     /**
@@ -71,17 +89,22 @@ public final class Ops {
      */
     public static NDArray groupNorm(NDArray x, int groups, NDArray weight, NDArray bias, double eps) {
         checkGroupNorm(x, groups, weight, bias);
+        OpObserver o = observer;
+        long t = o == null ? 0 : System.nanoTime();
         Optional<FusedKernels> fused = fused(x, weight, bias);
-        if (fused.isPresent()) {
-            return fused.get().groupNorm(x, groups, weight, bias, eps);
-        }
-        return ComposedOps.groupNorm(x, groups, weight, bias, eps);
+        NDArray y = fused.isPresent()
+                ? fused.get().groupNorm(x, groups, weight, bias, eps)
+                : ComposedOps.groupNorm(x, groups, weight, bias, eps);
+        return observed(o, OpObserver.Kind.NORM, 0, t, y);
     }
 
     /** LayerNorm over the last axis; x (..., C), weight and bias (C). */
     public static NDArray layerNorm(NDArray x, NDArray weight, NDArray bias, double eps) {
+        OpObserver o = observer;
+        long t = o == null ? 0 : System.nanoTime();
         Shape last = new Shape(x.getShape().get(x.getShape().dimension() - 1));
-        return LayerNorm.layerNorm(x, last, weight, bias, (float) eps).singletonOrThrow();
+        NDArray y = LayerNorm.layerNorm(x, last, weight, bias, (float) eps).singletonOrThrow();
+        return observed(o, OpObserver.Kind.NORM, 0, t, y);
     }
 
     /**
@@ -90,25 +113,53 @@ public final class Ops {
      */
     public static NDArray attention(NDArray q, NDArray k, NDArray v) {
         checkAttention(q, k, v);
+        OpObserver o = observer;
+        long t = o == null ? 0 : System.nanoTime();
         Optional<FusedKernels> fused = fused(q, k, v);
-        if (fused.isPresent()) {
-            return fused.get().attention(q, k, v);
+        NDArray y =
+                fused.isPresent() ? fused.get().attention(q, k, v) : ComposedOps.attention(q, k, v, attentionBudget());
+        if (o != null) {
+            Shape qs = q.getShape(); // (..., Sq, D)
+            int r = qs.dimension();
+            long sk = k.getShape().get(r - 2);
+            long rowsTimesSk = qs.size() / qs.get(r - 1) * sk; // BN Sq Sk
+            long flops = 2 * rowsTimesSk * qs.get(r - 1)
+                    + 2 * rowsTimesSk * v.getShape().get(r - 1);
+            o.record(OpObserver.Kind.ATTENTION, flops, System.nanoTime() - t);
         }
-        return ComposedOps.attention(q, k, v, attentionBudget());
+        return y;
     }
 
     /** SiLU (swish): x * sigmoid(x). */
     public static NDArray silu(NDArray x) {
+        OpObserver o = observer;
+        long t = o == null ? 0 : System.nanoTime();
         Optional<FusedKernels> fused = fused(x);
-        if (fused.isPresent()) {
-            return fused.get().silu(x);
-        }
-        return ComposedOps.silu(x);
+        NDArray y = fused.isPresent() ? fused.get().silu(x) : ComposedOps.silu(x);
+        return observed(o, OpObserver.Kind.ACTIVATION, 0, t, y);
     }
 
     /** GELU, exact (erf) form as torch.nn.functional.gelu's default. */
     public static NDArray gelu(NDArray x) {
-        return Activation.gelu(x);
+        OpObserver o = observer;
+        long t = o == null ? 0 : System.nanoTime();
+        return observed(o, OpObserver.Kind.ACTIVATION, 0, t, Activation.gelu(x));
+    }
+
+    /**
+     * Installs an observer told about every op of every thread (kind, analytic FLOPs, wall time);
+     * null removes it. For counting and profiling passes only: ops stay unchanged, and with none
+     * installed the cost is one volatile read per op.
+     */
+    public static void setObserver(OpObserver o) {
+        observer = o;
+    }
+
+    private static NDArray observed(OpObserver o, OpObserver.Kind kind, long flops, long start, NDArray y) {
+        if (o != null) {
+            o.record(kind, flops, System.nanoTime() - start);
+        }
+        return y;
     }
 
     /** The mode in force: {@link #setMode}'s, else {@value #MODE_PROPERTY}'s, else FUSED. */

@@ -1,0 +1,63 @@
+package io.animatediff.engine.cli;
+
+import io.animatediff.engine.bench.EngineBenchmark;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code animatediff bench}: runs {@link EngineBenchmark}, one line per measurement with PASS/MISS. */
+@Command(
+        name = "bench",
+        mixinStandardHelpOptions = true,
+        description = "Engine benchmark: UNet FLOP rate vs matmul, time outside the UNet, native memory,"
+                + " safetensors load speed; ratios measured in one run.")
+public final class BenchCommand implements Callable<Integer> {
+    @Option(names = "--unet", defaultValue = "sd15", description = "sd15 (full widths, ~1.3 B params) or tiny")
+    String unet;
+
+    @Option(names = "--latent", defaultValue = "16", description = "latent side (image side / 8)")
+    int latent;
+
+    @Option(names = "--frames", defaultValue = "8", description = "frames per UNet call")
+    int frames;
+
+    @Option(names = "--reps", defaultValue = "2", description = "timed UNet forwards after warm-up and counting")
+    int reps;
+
+    @Option(names = "--matmul-size", defaultValue = "2048", description = "side of the square fp32 matmul")
+    int matmulSize;
+
+    @Option(names = "--pipeline-steps", defaultValue = "50", description = "denoising steps of the pipeline run")
+    int pipelineSteps;
+
+    @Option(names = "--safetensors-mb", defaultValue = "1024", description = "safetensors file size, 0 skips")
+    long safetensorsMb;
+
+    @Option(
+            names = "--spec-check",
+            defaultValue = "true",
+            negatable = true,
+            description = "count the 2D UNet at 64x64 against SPEC.md's 0.84 TFLOP per frame")
+    boolean specCheck;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!unet.equals("sd15") && !unet.equals("tiny")) {
+            throw new IllegalArgumentException("--unet " + unet + " is not known: use sd15 or tiny");
+        }
+        if (latent < 1 || frames < 1 || reps < 1 || matmulSize < 1 || pipelineSteps < 2) {
+            throw new IllegalArgumentException(
+                    "--latent, --frames, --reps, --matmul-size must be >= 1 and" + " --pipeline-steps >= 2");
+        }
+        EngineBenchmark.Options options = new EngineBenchmark.Options(
+                unet.equals("sd15"), latent, frames, reps, matmulSize, pipelineSteps, safetensorsMb, specCheck);
+        new EngineBenchmark(options, System.out).run();
+        return 0;
+    }
+
+    /** The command on its own, for {@link EngineBenchmark#main}. */
+    public static CommandLine commandLine() {
+        return new CommandLine(new BenchCommand());
+    }
+}
