@@ -90,7 +90,9 @@ class EngineBenchmarkTest {
         String text = bytes.toString(StandardCharsets.UTF_8);
         assertEquals(4, results.size(), text);
         for (EngineBenchmark.Measurement r : results) {
-            assertTrue(Double.isFinite(r.value()) && r.value() > 0, r + "\n" + text);
+            assertTrue(
+                    Double.isFinite(r.value()) && r.value() >= 0,
+                    r + "\n" + text); // values only: timings are never asserted
         }
         assertEquals(
                 4,
