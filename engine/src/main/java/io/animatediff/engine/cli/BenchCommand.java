@@ -37,8 +37,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(
             names = "--spec-check",
             defaultValue = "true",
-            negatable = true,
-            description = "count the 2D UNet at 64x64 against SPEC.md's 0.84 TFLOP per frame")
+            arity = "1",
+            description = "true|false: count the 2D UNet at 64x64 against SPEC.md's 0.84 TFLOP per frame")
     boolean specCheck;
 
     @Override

@@ -92,7 +92,7 @@ class EngineBenchmarkTest {
         for (EngineBenchmark.Measurement r : results) {
             assertTrue(
                     Double.isFinite(r.value()) && r.value() >= 0,
-                    r + "\n" + text); // a share can measure 0 on a noisy machine
+                    r + "\n" + text); // values only: timings are never asserted
         }
         assertEquals(
                 4,
