@@ -1,7 +1,6 @@
 package io.animatediff.engine.schedulers;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import java.util.function.Supplier;
 
@@ -15,16 +14,10 @@ final class Scoped {
      * enclosing scope, if any.
      */
     static NDArray compute(NDArray sample, Supplier<NDArray> body) {
-        NDArray result;
-        try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            result = body.get();
-            NDScope.unregister(result);
-        }
+        NDArray result = io.animatediff.engine.nn.Scoped.forward(body);
         if (result.getManager() != sample.getManager()) {
             result.attach(sample.getManager());
         }
-        NDScope.register(result);
         return result;
     }
 

@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.Shape;
 import io.animatediff.engine.nn.Linear;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
+import io.animatediff.engine.nn.Scoped;
 import io.animatediff.engine.ops.Ops;
 
 /**
@@ -32,6 +33,10 @@ public class Attention extends Module {
 
     /** x (B, S, C), context (B, Sk, Cctx) or null for self-attention -> (B, S, C). */
     public NDArray forward(NDArray x, NDArray context) {
+        return Scoped.forward(() -> body(x, context));
+    }
+
+    private NDArray body(NDArray x, NDArray context) {
         NDArray kvInput = context == null ? x : context;
         NDArray q = splitHeads(toQ.forward(x)); // (B, N, S, D)
         NDArray k = splitHeads(toK.forward(kvInput)); // (B, N, Sk, D)

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
+import io.animatediff.engine.nn.Scoped;
 import java.util.List;
 
 /**
@@ -64,8 +65,13 @@ public final class CrossAttnUpBlock3D extends Module {
     public NDArray forward(NDArray x, BlockContext ctx, List<NDArray> skips) {
         for (int i = 0; i < resnets.size(); i++) {
             NDArray skip = skips.remove(skips.size() - 1);
-            x = x.concat(skip, 1); // ((B F), C + Cskip, H, W)
-            x = resnets.get(i).forward(x, ctx.temb(), ctx.frames(), ctx.perFrameNorm());
+            NDArray in = x;
+            ResnetBlock2D resnet = resnets.get(i);
+            x = Scoped.forward(() -> resnet.forward(
+                    in.concat(skip, 1), // ((B F), C + Cskip, H, W)
+                    ctx.temb(),
+                    ctx.frames(),
+                    ctx.perFrameNorm()));
             if (attentions != null) {
                 x = attentions.get(i).forward(x, ctx.context());
             }

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import io.animatediff.engine.nn.Linear;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
+import io.animatediff.engine.nn.Scoped;
 import io.animatediff.engine.ops.Ops;
 
 /**
@@ -25,7 +26,7 @@ public final class FeedForward extends Module {
 
     /** (..., C) -> (..., C). */
     public NDArray forward(NDArray x) {
-        return out.forward(geglu.forward(x));
+        return Scoped.forward(() -> out.forward(geglu.forward(x)));
     }
 
     /** Ports diffusers.models.activations.GEGLU. */

@@ -5,6 +5,7 @@ import io.animatediff.engine.nn.Conv2d;
 import io.animatediff.engine.nn.GroupNorm;
 import io.animatediff.engine.nn.Linear;
 import io.animatediff.engine.nn.Module;
+import io.animatediff.engine.nn.Scoped;
 import io.animatediff.engine.ops.Ops;
 
 /**
@@ -34,6 +35,10 @@ public final class ResnetBlock2D extends Module {
      * {@code perFrameNorm} choose the GroupNorm statistics (see {@link VideoLayout#groupNorm}).
      */
     public NDArray forward(NDArray x, NDArray temb, int frames, boolean perFrameNorm) {
+        return Scoped.forward(() -> body(x, temb, frames, perFrameNorm));
+    }
+
+    private NDArray body(NDArray x, NDArray temb, int frames, boolean perFrameNorm) {
         // 1. first conv
         NDArray h = Ops.silu(VideoLayout.groupNorm(norm1, x, frames, perFrameNorm));
         h = conv1.forward(h); // ((B F), Cout, H, W)

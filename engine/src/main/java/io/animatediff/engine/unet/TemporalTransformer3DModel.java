@@ -6,6 +6,7 @@ import io.animatediff.engine.nn.GroupNorm;
 import io.animatediff.engine.nn.Linear;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
+import io.animatediff.engine.nn.Scoped;
 
 /**
  * Ports animatediff.models.motion_module.TemporalTransformer3DModel: GroupNorm (per frame as the
@@ -30,6 +31,10 @@ public final class TemporalTransformer3DModel extends Module {
 
     /** x ((B F), C, H, W) -> ((B F), C, H, W). */
     public NDArray forward(NDArray x, int frames, boolean perFrameNorm, double attentionScale) {
+        return Scoped.forward(() -> body(x, frames, perFrameNorm, attentionScale));
+    }
+
+    private NDArray body(NDArray x, int frames, boolean perFrameNorm, double attentionScale) {
         Shape s = x.getShape();
         long bf = s.get(0);
         long c = s.get(1);

@@ -7,6 +7,7 @@ import io.animatediff.engine.nn.GroupNorm;
 import io.animatediff.engine.nn.Linear;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
+import io.animatediff.engine.nn.Scoped;
 
 /**
  * Ports diffusers.models.transformers.transformer_2d.Transformer2DModel (continuous input; AnimateDiff's
@@ -39,6 +40,10 @@ public final class Transformer2DModel extends Module {
 
     /** x ((B F), C, H, W), context ((B F), S, Cctx) -> ((B F), C, H, W). */
     public NDArray forward(NDArray x, NDArray context) {
+        return Scoped.forward(() -> body(x, context));
+    }
+
+    private NDArray body(NDArray x, NDArray context) {
         Shape s = x.getShape();
         long n = s.get(0);
         long h = s.get(2);

@@ -9,6 +9,7 @@ import io.animatediff.engine.nn.Conv2d;
 import io.animatediff.engine.nn.GroupNorm;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
+import io.animatediff.engine.nn.Scoped;
 import io.animatediff.engine.ops.Ops;
 import java.util.ArrayList;
 import java.util.List;
@@ -134,6 +135,10 @@ public final class UNet3DConditionModel extends Module {
      * H and W must be divisible by 2^(blocks-1) or are handled like diffusers' upsample_size.
      */
     public NDArray forward(NDArray sample, NDArray timesteps, NDArray text, double motionScale) {
+        return Scoped.forward(() -> body(sample, timesteps, text, motionScale));
+    }
+
+    private NDArray body(NDArray sample, NDArray timesteps, NDArray text, double motionScale) {
         Shape s = sample.getShape();
         long b = s.get(0);
         int f = (int) s.get(2);

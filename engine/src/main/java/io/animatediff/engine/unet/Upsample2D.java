@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import io.animatediff.engine.nn.Conv2d;
 import io.animatediff.engine.nn.Module;
+import io.animatediff.engine.nn.Scoped;
 
 /** Ports diffusers.models.upsampling.Upsample2D with use_conv: nearest x2 then a 3x3 conv. */
 public final class Upsample2D extends Module {
@@ -19,6 +20,10 @@ public final class Upsample2D extends Module {
      * size for outH = 2H - 1).
      */
     public NDArray forward(NDArray x, long outH, long outW) {
+        return Scoped.forward(() -> body(x, outH, outW));
+    }
+
+    private NDArray body(NDArray x, long outH, long outW) {
         NDArray up = x.repeat(2, 2).repeat(3, 2); // (N, C, 2H, 2W)
         long h = up.getShape().get(2);
         long w = up.getShape().get(3);

@@ -6,6 +6,7 @@ import io.animatediff.engine.nn.GroupNorm;
 import io.animatediff.engine.nn.Linear;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
+import io.animatediff.engine.nn.Scoped;
 import io.animatediff.engine.ops.Ops;
 
 /**
@@ -40,6 +41,10 @@ public final class VaeAttention extends Module {
 
     /** x (N, C, H, W) -> (N, C, H, W). */
     public NDArray forward(NDArray x) {
+        return Scoped.forward(() -> body(x));
+    }
+
+    private NDArray body(NDArray x) {
         Shape s = x.getShape();
         long n = s.get(0);
         long c = s.get(1);

@@ -156,6 +156,23 @@ class InflatedUNetInvariantTest {
         assertEquals(before, countArrays(manager), "arrays created during forward must belong to the step");
     }
 
+    @Test
+    void forwardKeepsOnlyItsOutputAliveInTheStepManager() {
+        UNet3DConditionModel video = inflate(base(), MotionModuleConfig.tiny(true));
+        try (NDManager step = manager.newSubManager()) {
+            NDArray latents = step.randomNormal(new Shape(1, 4, FRAMES, 8, 8));
+            NDArray t = step.create(new float[] {100f});
+            NDArray text = step.randomNormal(new Shape(1, 5, 32));
+            int inputs = countArrays(step);
+            NDArray out = video.forward(latents, t, text);
+            int alive = countArrays(step) - inputs;
+            // every block (resnet, attention, transformer, motion module, upsampler) and the UNet itself
+            // close their intermediates on return: only the output stays (hundreds without the scopes)
+            assertEquals(1, alive, "arrays left alive by one forward");
+            assertEquals(new Shape(1, 4, FRAMES, 8, 8), out.getShape());
+        }
+    }
+
     private static int countArrays(NDManager m) {
         return ((ai.djl.ndarray.BaseNDManager) m).getManagedArrays().size();
     }
