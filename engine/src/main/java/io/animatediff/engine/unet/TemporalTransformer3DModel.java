@@ -29,7 +29,7 @@ public final class TemporalTransformer3DModel extends Module {
     }
 
     /** x ((B F), C, H, W) -> ((B F), C, H, W). */
-    public NDArray forward(NDArray x, int frames, boolean perFrameNorm, double attentionScale) {
+    public NDArray forward(NDArray x, int frames, boolean perFrameNorm, double motionScale) {
         Shape s = x.getShape();
         long bf = s.get(0);
         long c = s.get(1);
@@ -43,7 +43,7 @@ public final class TemporalTransformer3DModel extends Module {
         t = projIn.forward(t);
         // 2. temporal blocks
         for (TemporalTransformerBlock block : blocks) {
-            t = block.forward(t, attentionScale);
+            t = block.forward(t, motionScale);
         }
         // 3. output
         t = projOut.forward(t);
