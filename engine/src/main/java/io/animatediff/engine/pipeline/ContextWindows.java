@@ -67,7 +67,8 @@ public record ContextWindows(int length, int overlap, int stride, Schedule sched
                     return v;
                 }
             }
-            throw new IllegalArgumentException("context_fuse \"" + s + "\" is unknown: use \"pyramid\" or \"flat\"");
+            throw new IllegalArgumentException(
+                    "context_weighting \"" + s + "\" is unknown: use \"pyramid\" or \"flat\"");
         }
 
         public String json() {
