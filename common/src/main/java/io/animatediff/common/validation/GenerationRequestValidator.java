@@ -28,8 +28,11 @@ import java.util.Set;
 public final class GenerationRequestValidator {
     /** Most frames one request may have with context windows (memory grows linearly in frames). */
     public static final int MAX_FRAMES_WITH_CONTEXT = 1024;
-    /** Largest video-to-video input (decoded bytes): it travels inside the job message. */
-    public static final int MAX_VIDEO_BYTES = 768 * 1024;
+    /**
+     * Largest video-to-video input (decoded bytes): it travels base64-encoded (4/3 larger) inside
+     * the job message, which must stay under Kafka's default 1 MB message limit.
+     */
+    public static final int MAX_VIDEO_BYTES = 640 * 1024;
     /** The LCM schedule is a subset of its 50 distillation steps. */
     public static final int MAX_LCM_STEPS = 50;
     /** timestep_spacing values. */
