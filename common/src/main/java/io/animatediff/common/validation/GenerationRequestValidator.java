@@ -136,6 +136,10 @@ public final class GenerationRequestValidator {
         if (r.promptMap().isEmpty()) {
             return;
         }
+        if (!r.prompt().isBlank()) {
+            out.add(Violation.warning(
+                    Fields.PROMPT, "prompt is ignored when prompt_map is given: put its text in prompt_map[0]"));
+        }
         if (!r.promptMap().containsKey(0)) {
             out.add(Violation.error(
                     Fields.PROMPT_MAP,

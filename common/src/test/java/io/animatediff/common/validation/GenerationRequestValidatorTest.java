@@ -318,9 +318,13 @@ class GenerationRequestValidatorTest {
         assertOnlyError(
                 check(b -> b.numFrames(16).context(new ContextOptions(16, 4, 1, "looped", null, true))),
                 "context.closed_loop");
-        assertOnlyError(check(b -> b.promptMap(Map.of(4, "late"))), "prompt_map");
-        assertOnlyError(check(b -> b.promptMap(Map.of(0, "a", 16, "out of range"))), "prompt_map[16]");
-        assertOnlyError(check(b -> b.promptMap(Map.of(0, " "))), "prompt_map[0]");
+        assertOnlyError(check(b -> b.prompt("").promptMap(Map.of(4, "late"))), "prompt_map");
+        assertOnlyError(check(b -> b.prompt("").promptMap(Map.of(0, "a", 16, "out of range"))), "prompt_map[16]");
+        assertOnlyError(check(b -> b.prompt("").promptMap(Map.of(0, " "))), "prompt_map[0]");
+        List<Violation> both = check(b -> b.promptMap(Map.of(0, "a cat")));
+        assertEquals(1, both.size(), both.toString());
+        assertFalse(both.get(0).isError(), "a prompt beside prompt_map is a warning: " + both);
+        assertEquals("prompt", both.get(0).field());
         assertOnlyError(check(b -> b.motionScale(-1)), "motion_scale");
         assertOnlyError(check(b -> b.strength(0.5)), "strength");
         assertOnlyError(check(b -> b.video("R0lGODlhAQABAAAAACw=").strength(1.5)), "strength");

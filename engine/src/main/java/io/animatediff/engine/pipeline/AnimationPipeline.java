@@ -99,12 +99,28 @@ public final class AnimationPipeline {
             }
         }
         try {
-            Scheduler.create(p.scheduler(), schedulerConfig(p), p.eta());
+            Scheduler scheduler = Scheduler.create(p.scheduler(), schedulerConfig(p), p.eta());
+            if (p.freeInit() != null && p.freeInit().iterations() > 1) {
+                checkFreeInitDiffusion(scheduler, p, problems);
+            }
         } catch (IllegalArgumentException e) {
             problems.add("scheduler: " + e.getMessage());
         }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("invalid generation parameters:\n  " + String.join("\n  ", problems));
+        }
+    }
+
+    /** FreeInit diffuses to t = T - 1 with the scheduler's add_noise, which Euler allows only on its schedule. */
+    private void checkFreeInitDiffusion(Scheduler scheduler, AnimationParams p, List<String> problems) {
+        int last = scheduler.config().numTrainTimesteps() - 1;
+        try (NDManager scratch = model.manager().newSubManager()) {
+            scheduler.setTimesteps(p.freeInit().stepsFor(1, p.steps()));
+            NDArray zero = scratch.zeros(new Shape(1));
+            scheduler.addNoise(zero, zero, last);
+        } catch (IllegalArgumentException e) {
+            problems.add("free_init: the " + p.scheduler() + " schedule cannot diffuse to t = " + last + " ("
+                    + e.getMessage() + "): use timestep_spacing linspace or trailing, or the ddim scheduler");
         }
     }
 
@@ -123,6 +139,9 @@ public final class AnimationPipeline {
      * negative repeated.
      */
     NDArray encodePrompt(AnimationParams p, NDManager run, List<String> warnings) {
+        if (!p.promptMap().isEmpty() && p.prompt() != null && !p.prompt().isBlank()) {
+            warnings.add("prompt is ignored: prompt_map gives every frame its prompt");
+        }
         NDArray positive = !p.promptMap().isEmpty()
                 ? travel(p, run, warnings)
                 : p.promptEmbeds() != null ? copyTo(p.promptEmbeds(), run) : embed(p.prompt(), run, warnings, "prompt");

@@ -252,6 +252,13 @@ class GenerationFeaturesTest {
                         false)
                 .latents();
         assertEquals(List.of(2, 2, 4, 4, 4, 4), totals, "fast sampling: 2 then 4 steps");
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> run(small(4).scheduler("euler")
+                        .timestepSpacing("leading")
+                        .freeInit(FreeInit.defaults(2))
+                        .build()));
+        assertTrue(e.getMessage().contains("free_init"), e.getMessage());
         assertFalse(Arrays.equals(twice, run(small(4).steps(4).build())));
     }
 
