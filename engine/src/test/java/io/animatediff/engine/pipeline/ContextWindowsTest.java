@@ -82,6 +82,19 @@ class ContextWindowsTest {
     }
 
     @Test
+    void windowCountGrowsLinearlyInFrames() {
+        ContextWindows c = ContextWindows.defaults();
+        for (int frames = 17; frames <= 1024; frames += 37) {
+            int bound = (int) Math.ceil((double) (frames - 4) / (16 - 4));
+            assertTrue(
+                    c.windows(0, 1, frames).size() <= bound,
+                    frames + " frames: " + c.windows(0, 1, frames).size());
+        }
+        assertEquals(8, c.windows(0, 1, 96).size());
+        assertEquals(4, c.windows(0, 1, 48).size());
+    }
+
+    @Test
     void pyramidWeights() {
         ContextWindows c = ContextWindows.defaults();
         assertArrayEquals(new double[] {1, 2, 3, 2, 1}, c.weights(5));

@@ -14,9 +14,12 @@ import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.media.Frames;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.ModelLoader;
+import io.animatediff.engine.model.TinyModels;
 import io.animatediff.engine.pipeline.ContextWindows.Fuse;
 import io.animatediff.engine.pipeline.ContextWindows.Schedule;
 import io.animatediff.engine.unet.VanillaTemporalModule;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -105,6 +108,42 @@ class GenerationFeaturesTest {
         IllegalArgumentException e =
                 assertThrows(IllegalArgumentException.class, () -> run(small(48).build()));
         assertTrue(e.getMessage().contains("context windows"), e.getMessage());
+    }
+
+    @Test
+    void aModuleOfSixteenPositionsAnimatesFortyEightFrames() throws Exception {
+        Path file = Files.createTempFile("motion-16", ".safetensors");
+        MotionModuleConfig tiny = MotionModuleConfig.tiny(false);
+        MotionModuleConfig sixteen = new MotionModuleConfig(
+                tiny.version(),
+                tiny.heads(),
+                tiny.transformerBlocks(),
+                16,
+                tiny.midBlock(),
+                tiny.resolutions(),
+                tiny.normGroups(),
+                tiny.motionNorm(),
+                tiny.inflatedGroupNorm());
+        TinyModels.writeMotionModule(file, sixteen, 100, true);
+        try (AnimateDiffModel m16 =
+                ModelLoader.load(TinyModelFixture.base(), file, MotionModuleConfig.MotionNorm.OFFICIAL, List.of())) {
+            assertEquals(16, m16.unet().maxFrames());
+            AtomicInteger max = new AtomicInteger();
+            m16.unet().motionModules().forEach(mm -> mm.observeFrames(f -> max.accumulateAndGet(f, Math::max)));
+            AnimationParams p = small(48)
+                    .steps(1)
+                    .context(new ContextWindows(16, 4, 1, Schedule.UNIFORM, Fuse.PYRAMID, false))
+                    .build();
+            AnimationResult r = new AnimationPipeline(m16).run(p, StepListener.NONE, false);
+            assertArrayEquals(new long[] {1, 4, 48, 8, 8}, r.latentShape());
+            assertEquals(16, max.get());
+            IllegalArgumentException e = assertThrows(
+                    IllegalArgumentException.class,
+                    () -> new AnimationPipeline(m16).run(small(17).build(), StepListener.NONE, false));
+            assertTrue(e.getMessage().contains("num_frames"), e.getMessage());
+        } finally {
+            Files.deleteIfExists(file);
+        }
     }
 
     @Test
