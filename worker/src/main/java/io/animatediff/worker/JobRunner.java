@@ -1,9 +1,12 @@
 package io.animatediff.worker;
 
+import ai.djl.ndarray.NDManager;
 import io.animatediff.common.Json;
 import io.animatediff.common.Topics;
+import io.animatediff.common.protocol.ContextOptions;
 import io.animatediff.common.protocol.Failure;
 import io.animatediff.common.protocol.FailureCode;
+import io.animatediff.common.protocol.FreeInitOptions;
 import io.animatediff.common.protocol.GenerationJob;
 import io.animatediff.common.protocol.GenerationRequest;
 import io.animatediff.common.protocol.JobEvent;
@@ -18,20 +21,28 @@ import io.animatediff.common.validation.GenerationRequestValidator;
 import io.animatediff.common.validation.TokenCounter;
 import io.animatediff.common.validation.ValidationLimits;
 import io.animatediff.common.validation.Violation;
+import io.animatediff.engine.media.Frames;
+import io.animatediff.engine.media.VideoReader;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.LoraMerger;
 import io.animatediff.engine.pipeline.AnimationParams;
 import io.animatediff.engine.pipeline.AnimationPipeline;
 import io.animatediff.engine.pipeline.AnimationResult;
 import io.animatediff.engine.pipeline.CancelledException;
+import io.animatediff.engine.pipeline.ContextWindows;
+import io.animatediff.engine.pipeline.FreeInit;
 import io.animatediff.engine.pipeline.StepListener;
+import io.animatediff.engine.pipeline.VideoInput;
 import io.animatediff.engine.text.ClipTokenizer;
 import io.animatediff.worker.EventPublisher.PublishException;
 import io.animatediff.worker.WorkerMetrics.Outcome;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Predicate;
@@ -286,7 +297,7 @@ public final class JobRunner {
             ModelManifest base) {
         for (LoraSpec l : loras) {
             ModelManifest m = lookup.get(kind, l.name());
-            java.nio.file.Path file = models.loraFile(m);
+            Path file = models.loraFile(m);
             try {
                 merges.add(LoraMerger.merge(model, new io.animatediff.engine.model.LoraSpec(file, l.scale())));
             } catch (IllegalArgumentException e) {
@@ -319,7 +330,7 @@ public final class JobRunner {
 
     private AnimationResult runPipeline(GenerationJob job, AnimateDiffModel model, JobControl control, long runningAt) {
         GenerationRequest r = job.request();
-        AnimationParams params = AnimationParams.builder()
+        AnimationParams.Builder params = AnimationParams.builder()
                 .prompt(r.prompt())
                 .negativePrompt(r.negativePrompt())
                 .frames(r.numFrames())
@@ -328,7 +339,9 @@ public final class JobRunner {
                 .guidanceScale(r.guidanceScale())
                 .seed(r.seed().bits())
                 .scheduler(r.scheduler())
-                .build();
+                .motionScale(r.motionScale())
+                .promptMap(r.promptMap())
+                .timestepSpacing(r.timestepSpacing());
         StepListener listener = new StepListener() {
             private final ProgressThrottle throttle =
                     new ProgressThrottle(config.progressInterval().toNanos(), runningAt);
@@ -352,10 +365,16 @@ public final class JobRunner {
                 }
             }
         };
-        try {
-            return new AnimationPipeline(model).run(params, listener, true);
+        try (NDManager inputs = model.manager().newSubManager()) {
+            features(r, params, inputs);
+            return new AnimationPipeline(model).run(params.build(), listener, true);
         } catch (CancelledException e) {
             throw e;
+        } catch (IOException e) {
+            throw new JobFailedException(
+                    FailureCode.INVALID_REQUEST,
+                    "video cannot be read as a GIF or MP4: " + e.getMessage() + ": send a GIF or an H.264 MP4",
+                    e);
         } catch (IllegalArgumentException e) {
             throw new JobFailedException(FailureCode.INVALID_REQUEST, e.getMessage(), e);
         } catch (RuntimeException | OutOfMemoryError e) {
@@ -371,6 +390,41 @@ public final class JobRunner {
                     "the pipeline failed on worker " + config.workerId() + ": " + e
                             + " (the job is retried; report it if it keeps failing)",
                     e);
+        }
+    }
+
+    /** Context windows, FreeInit and the video-to-video input of a request, on the engine's terms. */
+    private void features(GenerationRequest r, AnimationParams.Builder params, NDManager inputs) throws IOException {
+        ContextOptions c = r.context();
+        if (c != null) {
+            params.context(new ContextWindows(
+                    c.length(),
+                    c.overlap(),
+                    c.stride(),
+                    ContextWindows.Schedule.parse(c.schedule()),
+                    ContextWindows.Fuse.parse(c.weighting()),
+                    c.closedLoop()));
+        }
+        FreeInitOptions f = r.freeInit();
+        if (f != null) {
+            params.freeInit(new FreeInit(
+                    f.numIters(),
+                    f.method(),
+                    f.order(),
+                    f.spatialStopFrequency(),
+                    f.temporalStopFrequency(),
+                    f.useFastSampling()));
+        }
+        if (r.video() != null) {
+            Files.createDirectories(config.cacheDir());
+            Path file = Files.createTempFile(config.cacheDir(), "video-", ".input");
+            try {
+                Files.write(file, Base64.getDecoder().decode(r.video()));
+                Frames frames = VideoReader.read(file);
+                params.video(VideoInput.tensor(frames, r.numFrames(), r.width(), r.height(), inputs), r.strength());
+            } finally {
+                Files.deleteIfExists(file);
+            }
         }
     }
 

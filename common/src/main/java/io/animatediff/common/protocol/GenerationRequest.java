@@ -2,7 +2,11 @@ package io.animatediff.common.protocol;
 
 import com.fasterxml.jackson.annotation.JsonCreator;
 import com.fasterxml.jackson.annotation.JsonProperty;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * What a user asks for: one AnimateDiff text-to-video generation. Parameter names are diffusers'
@@ -29,6 +33,17 @@ import java.util.List;
  * @param seed unsigned 64-bit seed, or null until the gateway picks one
  * @param outputFormats encodings to write ({@code gif}, {@code mp4}, {@code png}, {@code frames})
  * @param fps playback rate of GIF/MP4 outputs
+ * @param promptMap prompt travel: frame -> prompt, embeddings interpolated between key frames
+ *     (must contain frame 0; empty for the single {@code prompt})
+ * @param motionScale multiplier on the temporal attention logits (1 = the reference; above 1 more
+ *     motion, below less), as AnimateDiff-Evolved's motion scale
+ * @param context sliding context windows for num_frames beyond the motion module's limit, or null
+ * @param video video-to-video input: a GIF or MP4 file, base64-encoded, or null for text-to-video
+ * @param strength video-to-video: how far the input is noised before denoising (0 keeps it, 1
+ *     replaces it; diffusers' default 0.8)
+ * @param freeInit FreeInit noise re-initialisation, or null
+ * @param timestepSpacing {@code leading}, {@code linspace} or {@code trailing} (AnimateDiff-Lightning:
+ *     euler + trailing), or null for the scheduler's default
  */
 public record GenerationRequest(
         @JsonProperty("prompt") String prompt,
@@ -45,9 +60,18 @@ public record GenerationRequest(
         @JsonProperty("scheduler") String scheduler,
         @JsonProperty("seed") Seed seed,
         @JsonProperty("output_formats") List<String> outputFormats,
-        @JsonProperty("fps") int fps) {
+        @JsonProperty("fps") int fps,
+        @JsonProperty("prompt_map") SortedMap<Integer, String> promptMap,
+        @JsonProperty("motion_scale") double motionScale,
+        @JsonProperty("context") ContextOptions context,
+        @JsonProperty("video") String video,
+        @JsonProperty("strength") double strength,
+        @JsonProperty("free_init") FreeInitOptions freeInit,
+        @JsonProperty("timestep_spacing") String timestepSpacing) {
 
     public static final int DEFAULT_NUM_FRAMES = 16;
+    public static final double DEFAULT_MOTION_SCALE = 1.0;
+    public static final double DEFAULT_STRENGTH = 0.8;
     public static final int DEFAULT_WIDTH = 512;
     public static final int DEFAULT_HEIGHT = 512;
     public static final int DEFAULT_NUM_INFERENCE_STEPS = 25;
@@ -73,6 +97,13 @@ public record GenerationRequest(
         public static final String SEED = "seed";
         public static final String OUTPUT_FORMATS = "output_formats";
         public static final String FPS = "fps";
+        public static final String PROMPT_MAP = "prompt_map";
+        public static final String MOTION_SCALE = "motion_scale";
+        public static final String CONTEXT = "context";
+        public static final String VIDEO = "video";
+        public static final String STRENGTH = "strength";
+        public static final String FREE_INIT = "free_init";
+        public static final String TIMESTEP_SPACING = "timestep_spacing";
 
         /** Every top-level field name. */
         public static final List<String> ALL = List.of(
@@ -90,7 +121,14 @@ public record GenerationRequest(
                 SCHEDULER,
                 SEED,
                 OUTPUT_FORMATS,
-                FPS);
+                FPS,
+                PROMPT_MAP,
+                MOTION_SCALE,
+                CONTEXT,
+                VIDEO,
+                STRENGTH,
+                FREE_INIT,
+                TIMESTEP_SPACING);
 
         private Fields() {}
     }
@@ -105,6 +143,7 @@ public record GenerationRequest(
         scheduler = scheduler == null ? DEFAULT_SCHEDULER : scheduler;
         outputFormats =
                 outputFormats == null ? DEFAULT_OUTPUT_FORMATS : Records.list(outputFormats, Fields.OUTPUT_FORMATS);
+        promptMap = Collections.unmodifiableSortedMap(promptMap == null ? new TreeMap<>() : new TreeMap<>(promptMap));
     }
 
     /** JSON entry point: absent numbers take their defaults; present ones are kept as sent. */
@@ -124,7 +163,14 @@ public record GenerationRequest(
             @JsonProperty("scheduler") String scheduler,
             @JsonProperty("seed") Seed seed,
             @JsonProperty("output_formats") List<String> outputFormats,
-            @JsonProperty("fps") Integer fps) {
+            @JsonProperty("fps") Integer fps,
+            @JsonProperty("prompt_map") Map<Integer, String> promptMap,
+            @JsonProperty("motion_scale") Double motionScale,
+            @JsonProperty("context") ContextOptions context,
+            @JsonProperty("video") String video,
+            @JsonProperty("strength") Double strength,
+            @JsonProperty("free_init") FreeInitOptions freeInit,
+            @JsonProperty("timestep_spacing") String timestepSpacing) {
         return new GenerationRequest(
                 prompt,
                 negativePrompt,
@@ -140,7 +186,14 @@ public record GenerationRequest(
                 scheduler,
                 seed,
                 outputFormats,
-                fps == null ? DEFAULT_FPS : fps);
+                fps == null ? DEFAULT_FPS : fps,
+                promptMap == null ? null : new TreeMap<>(promptMap),
+                motionScale == null ? DEFAULT_MOTION_SCALE : motionScale,
+                context,
+                video,
+                strength == null ? DEFAULT_STRENGTH : strength,
+                freeInit,
+                timestepSpacing);
     }
 
     /** The same request with the seed fixed (the gateway calls this when the user sent none). */
@@ -170,7 +223,14 @@ public record GenerationRequest(
                 .scheduler(scheduler)
                 .seed(seed)
                 .outputFormats(outputFormats)
-                .fps(fps);
+                .fps(fps)
+                .promptMap(promptMap)
+                .motionScale(motionScale)
+                .context(context)
+                .video(video)
+                .strength(strength)
+                .freeInit(freeInit)
+                .timestepSpacing(timestepSpacing);
     }
 
     /** Builds a request starting from the defaults. */
@@ -190,8 +250,51 @@ public record GenerationRequest(
         private Seed seed;
         private List<String> outputFormats = DEFAULT_OUTPUT_FORMATS;
         private int fps = DEFAULT_FPS;
+        private SortedMap<Integer, String> promptMap = new TreeMap<>();
+        private double motionScale = DEFAULT_MOTION_SCALE;
+        private ContextOptions context;
+        private String video;
+        private double strength = DEFAULT_STRENGTH;
+        private FreeInitOptions freeInit;
+        private String timestepSpacing;
 
         private Builder() {}
+
+        public Builder promptMap(Map<Integer, String> v) {
+            promptMap = v == null ? null : new TreeMap<>(v);
+            return this;
+        }
+
+        public Builder motionScale(double v) {
+            motionScale = v;
+            return this;
+        }
+
+        public Builder context(ContextOptions v) {
+            context = v;
+            return this;
+        }
+
+        /** A GIF or MP4 file, base64-encoded. */
+        public Builder video(String base64) {
+            video = base64;
+            return this;
+        }
+
+        public Builder strength(double v) {
+            strength = v;
+            return this;
+        }
+
+        public Builder freeInit(FreeInitOptions v) {
+            freeInit = v;
+            return this;
+        }
+
+        public Builder timestepSpacing(String v) {
+            timestepSpacing = v;
+            return this;
+        }
 
         public Builder prompt(String v) {
             prompt = v;
@@ -284,7 +387,14 @@ public record GenerationRequest(
                     scheduler,
                     seed,
                     outputFormats,
-                    fps);
+                    fps,
+                    promptMap,
+                    motionScale,
+                    context,
+                    video,
+                    strength,
+                    freeInit,
+                    timestepSpacing);
         }
     }
 }

@@ -9,7 +9,9 @@ public enum SchedulerName {
     /** DDIM, "leading" spacing, steps_offset 1, eta 0 (the official AnimateDiff default). */
     DDIM("ddim"),
     /** Euler discrete (few-step motion modules use it with "trailing" spacing). */
-    EULER("euler");
+    EULER("euler"),
+    /** Latent consistency sampler (AnimateLCM: 4-8 steps, guidance 1-2). */
+    LCM("lcm");
 
     private final String json;
 

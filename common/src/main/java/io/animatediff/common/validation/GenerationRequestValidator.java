@@ -1,12 +1,16 @@
 package io.animatediff.common.validation;
 
+import io.animatediff.common.protocol.ContextOptions;
+import io.animatediff.common.protocol.FreeInitOptions;
 import io.animatediff.common.protocol.GenerationRequest;
 import io.animatediff.common.protocol.GenerationRequest.Fields;
 import io.animatediff.common.protocol.LoraSpec;
 import io.animatediff.common.protocol.ModelKind;
 import io.animatediff.common.protocol.OutputFormat;
 import io.animatediff.common.protocol.SchedulerName;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -22,6 +26,18 @@ import java.util.Set;
  * pipelines truncate it silently; we say so).
  */
 public final class GenerationRequestValidator {
+    /** Most frames one request may have with context windows (memory grows linearly in frames). */
+    public static final int MAX_FRAMES_WITH_CONTEXT = 1024;
+    /**
+     * Largest video-to-video input (decoded bytes): it travels base64-encoded (4/3 larger) inside
+     * the job message, which must stay under Kafka's default 1 MB message limit.
+     */
+    public static final int MAX_VIDEO_BYTES = 640 * 1024;
+    /** The LCM schedule is a subset of its 50 distillation steps. */
+    public static final int MAX_LCM_STEPS = 50;
+    /** timestep_spacing values. */
+    public static final List<String> TIMESTEP_SPACINGS = List.of("leading", "linspace", "trailing");
+
     private final ValidationLimits limits;
     private final ModelCatalog catalog;
     private final TokenCounter tokens;
@@ -57,7 +73,7 @@ public final class GenerationRequestValidator {
             return out;
         }
         // 1. text
-        prompt(out, Fields.PROMPT, request.prompt(), true);
+        prompt(out, Fields.PROMPT, request.prompt(), request.promptMap().isEmpty());
         prompt(out, Fields.NEGATIVE_PROMPT, request.negativePrompt(), false);
         // 2. models
         Checks.model(out, Fields.BASE_MODEL, request.baseModel(), ModelKind.BASE, catalog);
@@ -69,7 +85,18 @@ public final class GenerationRequestValidator {
         String module = motionKnown
                 ? " (motion module '" + request.motionModule() + "' encodes " + maxFrames + " positions)"
                 : "";
-        Checks.intRange(out, Fields.NUM_FRAMES, request.numFrames(), 1, maxFrames, module);
+        if (request.context() == null) {
+            Checks.intRange(
+                    out,
+                    Fields.NUM_FRAMES,
+                    request.numFrames(),
+                    1,
+                    maxFrames,
+                    module + (request.numFrames() > maxFrames ? " (send context for longer videos)" : ""));
+        } else {
+            Checks.intRange(
+                    out, Fields.NUM_FRAMES, request.numFrames(), 1, MAX_FRAMES_WITH_CONTEXT, " (with context windows)");
+        }
         Checks.size(out, Fields.WIDTH, request.width(), limits.minSize(), limits.maxSize(), limits.sizeMultiple());
         Checks.size(out, Fields.HEIGHT, request.height(), limits.minSize(), limits.maxSize(), limits.sizeMultiple());
         // 4. sampling
@@ -81,10 +108,158 @@ public final class GenerationRequestValidator {
                     "scheduler '" + Checks.abbreviate(request.scheduler()) + "' is unknown: use one of "
                             + SchedulerName.names()));
         }
-        // 5. output
+        if (SchedulerName.LCM.json().equals(request.scheduler()) && request.numInferenceSteps() > MAX_LCM_STEPS) {
+            out.add(Violation.error(
+                    Fields.NUM_INFERENCE_STEPS,
+                    "num_inference_steps is " + request.numInferenceSteps() + ", the lcm scheduler takes at most "
+                            + MAX_LCM_STEPS + " (its distillation schedule): AnimateLCM uses 4 to 8"));
+        }
+        if (request.timestepSpacing() != null && !TIMESTEP_SPACINGS.contains(request.timestepSpacing())) {
+            out.add(Violation.error(
+                    Fields.TIMESTEP_SPACING,
+                    "timestep_spacing '" + Checks.abbreviate(request.timestepSpacing()) + "' is unknown: use one of "
+                            + TIMESTEP_SPACINGS + " (AnimateDiff-Lightning: euler with trailing)"));
+        }
+        // 5. generation features
+        promptMap(out, request);
+        Checks.doubleRange(out, Fields.MOTION_SCALE, request.motionScale(), 0.0, 10.0);
+        context(out, request.context(), request.numFrames(), maxFrames);
+        video(out, request);
+        freeInit(out, request.freeInit());
+        // 6. output
         outputFormats(out, request.outputFormats());
         Checks.intRange(out, Fields.FPS, request.fps(), 1, limits.maxFps(), "");
         return out;
+    }
+
+    private void promptMap(List<Violation> out, GenerationRequest r) {
+        if (r.promptMap().isEmpty()) {
+            return;
+        }
+        if (!r.prompt().isBlank()) {
+            out.add(Violation.warning(
+                    Fields.PROMPT, "prompt is ignored when prompt_map is given: put its text in prompt_map[0]"));
+        }
+        if (!r.promptMap().containsKey(0)) {
+            out.add(Violation.error(
+                    Fields.PROMPT_MAP,
+                    "prompt_map has no entry for frame 0 (key frames "
+                            + r.promptMap().keySet() + "): give frame 0 its prompt"));
+        }
+        for (Map.Entry<Integer, String> e : r.promptMap().entrySet()) {
+            String entry = Fields.PROMPT_MAP + "[" + e.getKey() + "]";
+            if (e.getKey() == null || e.getKey() < 0 || e.getKey() >= r.numFrames()) {
+                out.add(Violation.error(
+                        entry,
+                        entry + ": key frame " + e.getKey() + " is outside [0, num_frames - 1 = " + (r.numFrames() - 1)
+                                + "]"));
+            }
+            prompt(out, entry, e.getValue() == null ? "" : e.getValue(), true);
+        }
+    }
+
+    private static void context(List<Violation> out, ContextOptions c, int numFrames, int maxFrames) {
+        if (c == null) {
+            return;
+        }
+        String f = Fields.CONTEXT;
+        Checks.intRange(
+                out,
+                f + ".length",
+                c.length(),
+                1,
+                maxFrames,
+                " (the motion module encodes " + maxFrames + " positions)");
+        Checks.intRange(out, f + ".overlap", c.overlap(), 0, Math.max(0, c.length() - 1), " (below context.length)");
+        Checks.intRange(out, f + ".stride", c.stride(), 1, 8, "");
+        if (!ContextOptions.SCHEDULES.contains(c.schedule())) {
+            out.add(Violation.error(
+                    f + ".schedule",
+                    f + ".schedule '" + Checks.abbreviate(c.schedule()) + "' is unknown: use one of "
+                            + ContextOptions.SCHEDULES));
+        }
+        if (!ContextOptions.WEIGHTINGS.contains(c.weighting())) {
+            out.add(Violation.error(
+                    f + ".weighting",
+                    f + ".weighting '" + Checks.abbreviate(c.weighting()) + "' is unknown: use one of "
+                            + ContextOptions.WEIGHTINGS));
+        }
+        if (c.closedLoop() && !"looped".equals(c.schedule())) {
+            out.add(Violation.error(
+                    f + ".closed_loop",
+                    f + ".closed_loop needs schedule 'looped' (windows must wrap from the last frame to the first)"));
+        }
+        if (c.closedLoop() && numFrames <= c.length()) {
+            out.add(Violation.error(
+                    f + ".closed_loop",
+                    f + ".closed_loop needs num_frames (" + numFrames + ") above context.length (" + c.length()
+                            + "): a loop is closed by windows that wrap around"));
+        }
+    }
+
+    private static void video(List<Violation> out, GenerationRequest r) {
+        if (r.video() == null) {
+            if (r.strength() != GenerationRequest.DEFAULT_STRENGTH) {
+                out.add(Violation.error(
+                        Fields.STRENGTH,
+                        "strength applies to video-to-video only: send a video or leave strength out"));
+            }
+            return;
+        }
+        Checks.doubleRange(out, Fields.STRENGTH, r.strength(), 0.0, 1.0);
+        byte[] bytes;
+        try {
+            bytes = Base64.getDecoder().decode(r.video());
+        } catch (IllegalArgumentException e) {
+            out.add(Violation.error(
+                    Fields.VIDEO,
+                    "video is not valid base64 (" + e.getMessage() + "): send the GIF or MP4 file base64-encoded"));
+            return;
+        }
+        if (bytes.length > MAX_VIDEO_BYTES) {
+            out.add(Violation.error(
+                    Fields.VIDEO,
+                    "video is " + bytes.length + " bytes, the limit is " + MAX_VIDEO_BYTES
+                            + ": send fewer or smaller frames"));
+        } else if (!isGif(bytes) && !isMp4(bytes)) {
+            out.add(Violation.error(Fields.VIDEO, "video is neither a GIF nor an MP4 file: send one of those"));
+        }
+    }
+
+    private static boolean isGif(byte[] b) {
+        return b.length >= 6 && b[0] == 'G' && b[1] == 'I' && b[2] == 'F' && b[3] == '8' && b[5] == 'a';
+    }
+
+    private static boolean isMp4(byte[] b) {
+        if (b.length < 8) {
+            return false;
+        }
+        String box = new String(b, 4, 4, StandardCharsets.ISO_8859_1);
+        return List.of("ftyp", "moov", "mdat", "free", "skip", "wide").contains(box);
+    }
+
+    private static void freeInit(List<Violation> out, FreeInitOptions f) {
+        if (f == null) {
+            return;
+        }
+        String p = Fields.FREE_INIT;
+        Checks.intRange(out, p + ".num_iters", f.numIters(), 1, 10, " (each iteration repeats the denoising loop)");
+        if (!FreeInitOptions.METHODS.contains(f.method())) {
+            out.add(Violation.error(
+                    p + ".method",
+                    p + ".method '" + Checks.abbreviate(f.method()) + "' is unknown: use one of "
+                            + FreeInitOptions.METHODS));
+        }
+        Checks.intRange(out, p + ".order", f.order(), 1, 16, "");
+        stopFrequency(out, p + ".spatial_stop_frequency", f.spatialStopFrequency());
+        stopFrequency(out, p + ".temporal_stop_frequency", f.temporalStopFrequency());
+    }
+
+    private static void stopFrequency(List<Violation> out, String field, double v) {
+        if (!(v > 0) || v > 1) {
+            out.add(Violation.error(
+                    field, field + " is " + v + ", allowed (0, 1]: pass a normalised frequency such as 0.25"));
+        }
     }
 
     private void prompt(List<Violation> out, String field, String text, boolean required) {

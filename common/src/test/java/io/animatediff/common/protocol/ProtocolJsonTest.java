@@ -11,6 +11,7 @@ import io.animatediff.common.Json;
 import java.math.BigInteger;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class ProtocolJsonTest {
@@ -34,7 +35,31 @@ class ProtocolJsonTest {
                 .seed(Seed.parse(BIG_SEED))
                 .outputFormats(List.of("gif", "mp4", "png"))
                 .fps(12)
+                .promptMap(Map.of(0, "a corgi on the beach", 12, "a corgi surfing a wave"))
+                .motionScale(1.2)
+                .context(new ContextOptions(16, 4, 2, "looped", "flat", true))
+                .video("R0lGODlhAQABAAAAACw=")
+                .strength(0.6)
+                .freeInit(new FreeInitOptions(2, "gaussian", 4, 0.25, 0.4, true))
+                .timestepSpacing("trailing")
                 .build();
+    }
+
+    @Test
+    void generationFeaturesReadFromDiffusersStyleJson() {
+        GenerationRequest r = Json.readStrict(
+                "{\"prompt\":\"p\",\"base_model\":\"b\",\"motion_module\":\"m\",\"num_frames\":48,"
+                        + "\"prompt_map\":{\"0\":\"a cat\",\"24\":\"a dog\"},\"context\":{\"length\":16},"
+                        + "\"free_init\":{\"num_iters\":2},\"scheduler\":\"lcm\",\"timestep_spacing\":\"trailing\"}",
+                GenerationRequest.class);
+        assertEquals(List.of(0, 24), List.copyOf(r.promptMap().keySet()));
+        assertEquals("a dog", r.promptMap().get(24));
+        assertEquals(ContextOptions.defaults(), r.context());
+        assertEquals(new FreeInitOptions(2, "butterworth", 4, 0.25, 0.25, false), r.freeInit());
+        assertEquals(1.0, r.motionScale());
+        assertEquals(GenerationRequest.DEFAULT_STRENGTH, r.strength());
+        assertEquals(null, r.video());
+        assertEquals("trailing", r.timestepSpacing());
     }
 
     private static JsonNode tree(Object o) throws Exception {

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.animatediff.common.protocol.ContextOptions;
+import io.animatediff.common.protocol.FreeInitOptions;
 import io.animatediff.common.protocol.GenerationRequest;
 import io.animatediff.common.protocol.LoraSpec;
 import io.animatediff.common.protocol.ModelKind;
@@ -275,5 +277,67 @@ class GenerationRequestValidatorTest {
                         "output_formats[0]",
                         "fps"),
                 v.stream().map(Violation::field).toList());
+    }
+
+    @Test
+    void generationFeaturesAreAcceptedWithinTheirLimits() {
+        assertEquals(
+                List.of(),
+                check(b -> b.numFrames(96)
+                        .context(new ContextOptions(16, 4, 2, "looped", "flat", true))
+                        .promptMap(Map.of(0, "a corgi", 48, "a cat"))
+                        .prompt("")
+                        .motionScale(1.3)
+                        .freeInit(FreeInitOptions.defaults())
+                        .scheduler("lcm")
+                        .numInferenceSteps(6)
+                        .timestepSpacing("trailing")));
+        // a 1x1 GIF, base64
+        assertEquals(List.of(), check(b -> b.video("R0lGODlhAQABAAAAACw=").strength(0.0)));
+    }
+
+    @Test
+    void eachGenerationFeatureNamesItsField() {
+        assertOnlyError(check(b -> b.numFrames(48)), "num_frames");
+        assertTrue(check(b -> b.numFrames(48)).get(0).message().contains("context"));
+        assertOnlyError(check(b -> b.numFrames(2000).context(ContextOptions.defaults())), "num_frames");
+        assertOnlyError(
+                check(b -> b.numFrames(64).context(new ContextOptions(40, 4, 1, null, null, false))), "context.length");
+        assertOnlyError(
+                check(b -> b.numFrames(64).context(new ContextOptions(16, 16, 1, null, null, false))),
+                "context.overlap");
+        assertOnlyError(
+                check(b -> b.numFrames(64).context(new ContextOptions(16, 4, 1, "static", null, false))),
+                "context.schedule");
+        assertOnlyError(
+                check(b -> b.numFrames(64).context(new ContextOptions(16, 4, 1, null, "gauss", false))),
+                "context.weighting");
+        assertOnlyError(
+                check(b -> b.numFrames(64).context(new ContextOptions(16, 4, 1, "uniform", null, true))),
+                "context.closed_loop");
+        assertOnlyError(
+                check(b -> b.numFrames(16).context(new ContextOptions(16, 4, 1, "looped", null, true))),
+                "context.closed_loop");
+        assertOnlyError(check(b -> b.prompt("").promptMap(Map.of(4, "late"))), "prompt_map");
+        assertOnlyError(check(b -> b.prompt("").promptMap(Map.of(0, "a", 16, "out of range"))), "prompt_map[16]");
+        assertOnlyError(check(b -> b.prompt("").promptMap(Map.of(0, " "))), "prompt_map[0]");
+        List<Violation> both = check(b -> b.promptMap(Map.of(0, "a cat")));
+        assertEquals(1, both.size(), both.toString());
+        assertFalse(both.get(0).isError(), "a prompt beside prompt_map is a warning: " + both);
+        assertEquals("prompt", both.get(0).field());
+        assertOnlyError(check(b -> b.motionScale(-1)), "motion_scale");
+        assertOnlyError(check(b -> b.strength(0.5)), "strength");
+        assertOnlyError(check(b -> b.video("R0lGODlhAQABAAAAACw=").strength(1.5)), "strength");
+        assertOnlyError(check(b -> b.video("not base64 !")), "video");
+        assertOnlyError(check(b -> b.video("aGVsbG8gd29ybGQ=")), "video");
+        assertOnlyError(
+                check(b -> b.freeInit(new FreeInitOptions(0, null, 4, 0.25, 0.25, false))), "free_init.num_iters");
+        assertOnlyError(
+                check(b -> b.freeInit(new FreeInitOptions(3, "box", 4, 0.25, 0.25, false))), "free_init.method");
+        assertOnlyError(
+                check(b -> b.freeInit(new FreeInitOptions(3, null, 4, 0, 0.25, false))),
+                "free_init.spatial_stop_frequency");
+        assertOnlyError(check(b -> b.scheduler("lcm").numInferenceSteps(60)), "num_inference_steps");
+        assertOnlyError(check(b -> b.timestepSpacing("even")), "timestep_spacing");
     }
 }

@@ -3,7 +3,9 @@ package io.animatediff.engine.cli;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import io.animatediff.engine.config.MotionModuleConfig;
+import io.animatediff.engine.media.Frames;
 import io.animatediff.engine.media.OutputType;
+import io.animatediff.engine.media.VideoReader;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.LoraSpec;
 import io.animatediff.engine.model.ModelLoader;
@@ -11,8 +13,11 @@ import io.animatediff.engine.pipeline.AnimationParams;
 import io.animatediff.engine.pipeline.AnimationPipeline;
 import io.animatediff.engine.pipeline.AnimationResult;
 import io.animatediff.engine.pipeline.AnimationWriter;
+import io.animatediff.engine.pipeline.ContextWindows;
+import io.animatediff.engine.pipeline.FreeInit;
 import io.animatediff.engine.pipeline.StepListener;
 import io.animatediff.engine.pipeline.TorchRandom;
+import io.animatediff.engine.pipeline.VideoInput;
 import io.animatediff.engine.schedulers.Scheduler;
 import io.animatediff.engine.schedulers.SchedulerConfig;
 import io.animatediff.engine.weights.TensorSource;
@@ -20,7 +25,9 @@ import io.animatediff.engine.weights.TensorSources;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -49,8 +56,88 @@ final class GenerateCommand implements Callable<Integer> {
             description = "LoRA to merge (repeatable), scale 1 by default")
     List<String> loras = new ArrayList<>();
 
+    @Option(
+            names = "--motion-lora",
+            paramLabel = "FILE[:SCALE]",
+            description = "MotionLoRA to merge (repeatable; official .ckpt or diffusers-converted"
+                    + " .safetensors), scale 1 by default; the v3 domain adapter goes in --lora")
+    List<String> motionLoras = new ArrayList<>();
+
     @Option(names = "--prompt", paramLabel = "TEXT", description = "what to animate")
     String prompt;
+
+    @Option(
+            names = "--prompt-map",
+            paramLabel = "FRAME=TEXT",
+            description = "prompt travel key frame (repeatable, frame 0 required); embeddings are"
+                    + " interpolated between key frames")
+    Map<Integer, String> promptMap = new LinkedHashMap<>();
+
+    @Option(
+            names = "--context-length",
+            paramLabel = "N",
+            description = "sliding context windows of N frames (off by default): any --frames with a"
+                    + " motion module limited to N or more positions")
+    Integer contextLength;
+
+    @Option(names = "--context-overlap", defaultValue = "4", description = "frames shared by neighbouring windows")
+    int contextOverlap;
+
+    @Option(
+            names = "--context-stride",
+            defaultValue = "1",
+            description = "dilation levels: 2 adds windows over every 2nd frame, 3 also every 4th")
+    int contextStride;
+
+    @Option(
+            names = "--context-schedule",
+            description = "uniform (default) | looped (windows wrap; the default with --closed-loop)")
+    String contextSchedule;
+
+    @Option(names = "--context-weighting", defaultValue = "pyramid", description = "pyramid | flat")
+    String contextWeighting;
+
+    @Option(names = "--closed-loop", description = "looped windows join the last frames to the first")
+    boolean closedLoop;
+
+    @Option(
+            names = "--video",
+            paramLabel = "GIF|MP4|DIR",
+            description = "video-to-video input (its first --frames frames, at --width x --height)")
+    Path video;
+
+    @Option(
+            names = "--strength",
+            defaultValue = "0.8",
+            description = "video-to-video noise strength in [0, 1]: 0 keeps the input, 1 replaces it")
+    double strength;
+
+    @Option(
+            names = "--free-init-iterations",
+            defaultValue = "0",
+            description = "FreeInit passes (0 = off; diffusers' default when on: 3)")
+    int freeInitIterations;
+
+    @Option(names = "--free-init-method", defaultValue = "butterworth", description = "butterworth | gaussian | ideal")
+    String freeInitMethod;
+
+    @Option(names = "--free-init-order", defaultValue = "4", description = "Butterworth filter order")
+    int freeInitOrder;
+
+    @Option(names = "--free-init-spatial-stop-frequency", defaultValue = "0.25")
+    double freeInitSpatial;
+
+    @Option(names = "--free-init-temporal-stop-frequency", defaultValue = "0.25")
+    double freeInitTemporal;
+
+    @Option(names = "--free-init-fast-sampling", description = "coarse-to-fine: fewer steps in early passes")
+    boolean freeInitFast;
+
+    @Option(
+            names = "--timestep-spacing",
+            description = "leading | linspace | trailing (AnimateDiff-Lightning: --scheduler euler"
+                    + " --timestep-spacing trailing --guidance 1)")
+    String timestepSpacing;
 
     @Option(names = "--negative-prompt", paramLabel = "TEXT", defaultValue = "")
     String negativePrompt;
@@ -73,7 +160,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "42", description = "unsigned 64-bit seed")
     String seed;
 
-    @Option(names = "--scheduler", defaultValue = "ddim", description = "ddim | euler")
+    @Option(names = "--scheduler", defaultValue = "ddim", description = "ddim | euler | lcm")
     String scheduler;
 
     @Option(names = "--eta", defaultValue = "0")
@@ -106,17 +193,51 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "PATH")
     Path out;
 
-    /** Refuses what is wrong regardless of the model, before spending seconds loading it. */
-    private void checkBeforeLoading() {
-        List<String> problems = AnimationParams.builder()
-                .prompt(prompt == null && promptEmbeds != null ? "embeds" : prompt)
+    /** Every option that does not need the model, on a builder. */
+    private AnimationParams.Builder options() {
+        AnimationParams.Builder b = AnimationParams.builder()
+                .prompt(prompt)
+                .negativePrompt(negativePrompt)
                 .frames(frames)
                 .size(width, height)
                 .steps(steps)
                 .guidanceScale(guidance)
+                .scheduler(scheduler)
                 .eta(eta)
                 .motionScale(motionScale)
                 .decodeChunk(decodeChunk)
+                .promptMap(promptMap)
+                .timestepSpacing(timestepSpacing)
+                .video(null, strength);
+        if (contextLength != null) {
+            String schedule = contextSchedule != null ? contextSchedule : closedLoop ? "looped" : "uniform";
+            b.context(new ContextWindows(
+                    contextLength,
+                    contextOverlap,
+                    contextStride,
+                    ContextWindows.Schedule.parse(schedule),
+                    ContextWindows.Fuse.parse(contextWeighting),
+                    closedLoop));
+        } else if (closedLoop || contextSchedule != null) {
+            throw new IllegalArgumentException(
+                    "--closed-loop and --context-schedule need --context-length (the windows they shape)");
+        }
+        if (freeInitIterations > 0) {
+            b.freeInit(new FreeInit(
+                    freeInitIterations,
+                    freeInitMethod,
+                    freeInitOrder,
+                    freeInitSpatial,
+                    freeInitTemporal,
+                    freeInitFast));
+        }
+        return b;
+    }
+
+    /** Refuses what is wrong regardless of the model, before spending seconds loading it. */
+    private void checkBeforeLoading() {
+        List<String> problems = options()
+                .prompt(prompt == null && promptEmbeds != null ? "embeds" : prompt)
                 .build()
                 .problems(Integer.MAX_VALUE);
         try {
@@ -140,6 +261,9 @@ final class GenerateCommand implements Callable<Integer> {
         for (String l : loras) {
             loraSpecs.add(LoraSpec.parse(l));
         }
+        for (String l : motionLoras) {
+            loraSpecs.add(LoraSpec.parse(l));
+        }
         long unsignedSeed = TorchRandom.parseSeed(seed);
         checkBeforeLoading();
         long t0 = System.nanoTime();
@@ -148,18 +272,11 @@ final class GenerateCommand implements Callable<Integer> {
             spec.commandLine()
                     .getErr()
                     .printf("loaded %s in %.1f s%n", m.description(), (System.nanoTime() - t0) / 1e9);
-            AnimationParams.Builder b = AnimationParams.builder()
-                    .prompt(prompt)
-                    .negativePrompt(negativePrompt)
-                    .frames(frames)
-                    .size(width, height)
-                    .steps(steps)
-                    .guidanceScale(guidance)
-                    .seed(unsignedSeed)
-                    .scheduler(scheduler)
-                    .eta(eta)
-                    .motionScale(motionScale)
-                    .decodeChunk(decodeChunk);
+            AnimationParams.Builder b = options().seed(unsignedSeed);
+            if (video != null) {
+                Frames input = VideoReader.read(video);
+                b.video(VideoInput.tensor(input, frames, width, height, inputs), strength);
+            }
             if (promptEmbeds != null) {
                 try (TensorSource src = TensorSources.open(promptEmbeds)) {
                     NDArray pos = src.load("prompt_embeds", inputs);

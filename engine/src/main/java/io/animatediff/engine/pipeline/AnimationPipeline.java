@@ -9,9 +9,13 @@ import ai.djl.ndarray.types.Shape;
 import io.animatediff.engine.media.Frames;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.schedulers.Scheduler;
+import io.animatediff.engine.schedulers.SchedulerConfig;
 import io.animatediff.engine.text.TokenizedPrompt;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.SortedMap;
+import java.util.TreeMap;
 
 /**
  * Ports animatediff.pipelines.pipeline_animation.AnimationPipeline (and diffusers'
@@ -35,20 +39,44 @@ public final class AnimationPipeline {
         try (NDManager run = model.manager().newSubManager()) {
             // 1. check inputs
             checkInputs(p);
-            // 2. encode prompt: (2, S, C) with CFG (negative first), else (1, S, C)
+            // 2. encode prompt: (2, S, C) with CFG (negative first), else (1, S, C); prompt travel
+            //    gives one embedding per frame: (2 | 1, F, S, C)
             NDArray text = encodePrompt(p, run, warnings);
             // 3. prepare timesteps
-            Scheduler scheduler = prepareTimesteps(p);
-            // 4. prepare latents (1, 4, F, H/8, W/8)
-            NDArray latents = prepareLatents(p, scheduler, run);
-            // 5. denoise
-            latents = denoise(p, scheduler, text, latents, run, listener);
+            FreeInit freeInit = p.freeInit();
+            int passes = freeInit == null ? 1 : freeInit.iterations();
+            Scheduler scheduler = prepareTimesteps(p, freeInit == null ? p.steps() : freeInit.stepsFor(0, p.steps()));
+            // 4. prepare latents (1, 4, F, H/8, W/8): seeded noise, or the noised input video
+            int first = firstStep(p, scheduler.numSteps());
+            NDArray latents = prepareLatents(p, scheduler, first, run);
+            // 5. denoise; FreeInit repeats it from re-initialised noise
+            NDArray initialNoise = passes > 1 ? latents.duplicate() : null;
+            for (int pass = 0; pass < passes; pass++) {
+                if (pass > 0) {
+                    scheduler = prepareTimesteps(p, freeInit.stepsFor(pass, p.steps()));
+                    first = firstStep(p, scheduler.numSteps());
+                    latents = reinitialise(p, scheduler, latents, initialNoise, pass, run);
+                }
+                latents = denoise(p, scheduler, first, text, latents, run, listener);
+            }
             float[] values = latents.toFloatArray();
             long[] shape = latents.getShape().getShape();
             // 6. decode
             Frames frames = decode ? decode(latents, p.decodeChunk()) : null;
             return new AnimationResult(values, shape, frames, warnings);
         }
+    }
+
+    /**
+     * The first schedule step run: 0 for text-to-video; for video-to-video n - min(floor(n strength),
+     * n), as diffusers' get_timesteps (strength 0 runs no step, strength 1 all of them).
+     */
+    static int firstStep(AnimationParams p, int n) {
+        if (p.video() == null) {
+            return 0;
+        }
+        int init = Math.min((int) (n * p.strength()), n);
+        return Math.max(n - init, 0);
     }
 
     /** Refuses bad parameters early, naming every problem at once. */
@@ -71,12 +99,28 @@ public final class AnimationPipeline {
             }
         }
         try {
-            Scheduler.create(p.scheduler(), model.schedulerConfig(), p.eta());
+            Scheduler scheduler = Scheduler.create(p.scheduler(), schedulerConfig(p), p.eta());
+            if (p.freeInit() != null && p.freeInit().iterations() > 1) {
+                checkFreeInitDiffusion(scheduler, p, problems);
+            }
         } catch (IllegalArgumentException e) {
             problems.add("scheduler: " + e.getMessage());
         }
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException("invalid generation parameters:\n  " + String.join("\n  ", problems));
+        }
+    }
+
+    /** FreeInit diffuses to t = T - 1 with the scheduler's add_noise, which Euler allows only on its schedule. */
+    private void checkFreeInitDiffusion(Scheduler scheduler, AnimationParams p, List<String> problems) {
+        int last = scheduler.config().numTrainTimesteps() - 1;
+        try (NDManager scratch = model.manager().newSubManager()) {
+            scheduler.setTimesteps(p.freeInit().stepsFor(1, p.steps()));
+            NDArray zero = scratch.zeros(new Shape(1));
+            scheduler.addNoise(zero, zero, last);
+        } catch (IllegalArgumentException e) {
+            problems.add("free_init: the " + p.scheduler() + " schedule cannot diffuse to t = " + last + " ("
+                    + e.getMessage() + "): use timestep_spacing linspace or trailing, or the ddim scheduler");
         }
     }
 
@@ -89,17 +133,54 @@ public final class AnimationPipeline {
         }
     }
 
-    /** (1, S, C) per prompt; (2, S, C) = [negative, positive] when guidance is on. */
+    /**
+     * (1, S, C) per prompt; (2, S, C) = [negative, positive] when guidance is on. With a prompt map,
+     * (1 | 2, F, S, C): one positive embedding per frame (interpolated between key frames), the
+     * negative repeated.
+     */
     NDArray encodePrompt(AnimationParams p, NDManager run, List<String> warnings) {
-        NDArray positive =
-                p.promptEmbeds() != null ? copyTo(p.promptEmbeds(), run) : embed(p.prompt(), run, warnings, "prompt");
+        if (!p.promptMap().isEmpty() && p.prompt() != null && !p.prompt().isBlank()) {
+            warnings.add("prompt is ignored: prompt_map gives every frame its prompt");
+        }
+        NDArray positive = !p.promptMap().isEmpty()
+                ? travel(p, run, warnings)
+                : p.promptEmbeds() != null ? copyTo(p.promptEmbeds(), run) : embed(p.prompt(), run, warnings, "prompt");
         if (!p.classifierFreeGuidance()) {
             return positive;
         }
         NDArray negative = p.negativePromptEmbeds() != null
                 ? copyTo(p.negativePromptEmbeds(), run)
                 : embed(p.negativePrompt(), run, warnings, "negative_prompt");
+        if (positive.getShape().dimension() == 4) {
+            negative = negative.expandDims(1).repeat(1, p.frames()); // (1, F, S, C)
+        }
         return NDArrays.concat(new NDList(negative, positive), 0);
+    }
+
+    /** Prompt travel: (1, F, S, C), each key frame's embedding, linear in between (diffusers FreeNoise _lerp). */
+    private NDArray travel(AnimationParams p, NDManager run, List<String> warnings) {
+        SortedMap<Integer, NDArray> keys = new TreeMap<>();
+        for (Map.Entry<Integer, String> e : p.promptMap().entrySet()) {
+            keys.put(e.getKey(), embed(e.getValue(), run, warnings, "prompt_map[" + e.getKey() + "]"));
+        }
+        NDList perFrame = new NDList();
+        for (int f = 0; f < p.frames(); f++) {
+            Integer a = keys.headMap(f + 1).isEmpty()
+                    ? keys.firstKey()
+                    : keys.headMap(f + 1).lastKey();
+            Integer b =
+                    keys.tailMap(f).isEmpty() ? keys.lastKey() : keys.tailMap(f).firstKey();
+            NDArray ea = keys.get(a);
+            if (a.equals(b) || f <= a) {
+                perFrame.add(ea);
+            } else if (f >= b) {
+                perFrame.add(keys.get(b));
+            } else {
+                double alpha = (double) (f - a) / (b - a);
+                perFrame.add(ea.mul(1 - alpha).add(keys.get(b).mul(alpha)));
+            }
+        }
+        return NDArrays.stack(perFrame, 1); // (1, F, S, C)
     }
 
     private NDArray embed(String text, NDManager run, List<String> warnings, String field) {
@@ -120,26 +201,63 @@ public final class AnimationPipeline {
         }
     }
 
-    Scheduler prepareTimesteps(AnimationParams p) {
-        Scheduler scheduler = Scheduler.create(p.scheduler(), model.schedulerConfig(), p.eta());
-        scheduler.setTimesteps(p.steps());
+    Scheduler prepareTimesteps(AnimationParams p, int steps) {
+        Scheduler scheduler = Scheduler.create(p.scheduler(), schedulerConfig(p), p.eta());
+        scheduler.setTimesteps(steps);
         return scheduler;
+    }
+
+    /** The model's scheduler config with the request's timestep_spacing, if any. */
+    private SchedulerConfig schedulerConfig(AnimationParams p) {
+        SchedulerConfig cfg = model.schedulerConfig();
+        return p.timestepSpacing() == null ? cfg : cfg.with(Map.of("timestep_spacing", p.timestepSpacing()));
     }
 
     static Shape latentShape(AnimationParams p) {
         return new Shape(1, 4, p.frames(), p.height() / 8, p.width() / 8);
     }
 
-    NDArray prepareLatents(AnimationParams p, Scheduler scheduler, NDManager run) {
+    NDArray prepareLatents(AnimationParams p, Scheduler scheduler, int first, NDManager run) {
+        if (p.video() != null) {
+            // video-to-video: the input's latent means (diffusers samples the latent distribution),
+            // noised to the first step's level
+            NDArray x0 = model.vae().scale(model.vae().encodeVideo(copyTo(p.video(), run), p.decodeChunk()));
+            if (first >= scheduler.numSteps()) {
+                return x0;
+            }
+            NDArray noise = TorchRandom.randn(run, latentShape(p), p.seed());
+            return scheduler.addNoiseForStep(x0, noise, first);
+        }
         NDArray noise =
                 p.latents() != null ? copyTo(p.latents(), run) : TorchRandom.randn(run, latentShape(p), p.seed());
         double sigma = scheduler.initNoiseSigma();
         return sigma == 1.0 ? noise : noise.mul(sigma);
     }
 
+    /**
+     * FreeInit pass {@code pass} > 0: diffuse the previous pass's result to t = T - 1 with the first
+     * pass's noise, keep its low frequencies, take the high ones from fresh seeded noise.
+     */
+    NDArray reinitialise(
+            AnimationParams p, Scheduler scheduler, NDArray latents, NDArray initialNoise, int pass, NDManager run) {
+        try (NDManager scratch = run.newSubManager()) {
+            int last = scheduler.config().numTrainTimesteps() - 1;
+            NDArray zt = scheduler.addNoise(latents, initialNoise, last);
+            zt.attach(scratch);
+            NDArray zRand = TorchRandom.randn(scratch, latents.getShape(), p.seed() * 0xBF58476D1CE4E5B9L + pass);
+            float[] mixed = p.freeInit()
+                    .mix(
+                            zt.toFloatArray(),
+                            zRand.toFloatArray(),
+                            latents.getShape().getShape());
+            return run.create(mixed, latents.getShape());
+        }
+    }
+
     NDArray denoise(
             AnimationParams p,
             Scheduler scheduler,
+            int first,
             NDArray text,
             NDArray latents,
             NDManager run,
@@ -147,9 +265,10 @@ public final class AnimationPipeline {
         int[] timesteps = scheduler.timesteps();
         double[] modelTimesteps = scheduler.modelTimesteps(); // fractional for Euler linspace/Karras
         boolean cfg = p.classifierFreeGuidance();
-        for (int i = 0; i < timesteps.length; i++) {
+        int total = timesteps.length - first;
+        for (int i = first; i < timesteps.length; i++) {
             if (listener.isCancelled()) {
-                throw new CancelledException(i + 1, timesteps.length);
+                throw new CancelledException(i - first + 1, total);
             }
             try (NDManager step = run.newSubManager()) {
                 latents.attach(step); // the previous latents die with this step
@@ -161,20 +280,77 @@ public final class AnimationPipeline {
                 NDArray t = step.create((float) modelTimesteps[i])
                         .reshape(1)
                         .repeat(0, input.getShape().get(0));
-                NDArray eps = model.unet().forward(input, t, text, p.motionScale()); // (B, 4, F, h, w)
+                NDArray eps = predictNoise(p, input, t, text, i, timesteps.length); // (B, 4, F, h, w)
                 if (cfg) {
                     NDList parts = eps.split(2, 0);
                     NDArray uncond = parts.get(0);
                     eps = uncond.add(parts.get(1).sub(uncond).mul(p.guidanceScale()));
                 }
-                NDArray noise = p.eta() > 0 ? stepNoise(step, latents.getShape(), p.seed(), i) : null;
+                NDArray noise = p.eta() > 0 || scheduler.stochastic(i)
+                        ? stepNoise(step, latents.getShape(), p.seed(), i)
+                        : null;
                 NDArray next = scheduler.step(eps, i, latents, noise);
                 next.attach(run);
                 latents = next;
             }
-            listener.onStep(i + 1, timesteps.length);
+            listener.onStep(i - first + 1, total);
         }
         return latents;
+    }
+
+    /**
+     * The UNet's noise prediction for input (B, 4, F, h, w): one call, or with context windows one
+     * call per window of at most context_length frames, the overlapping predictions blended with
+     * the windows' normalised fuse weights.
+     */
+    NDArray predictNoise(AnimationParams p, NDArray input, NDArray t, NDArray text, int stepIndex, int numSteps) {
+        int f = (int) input.getShape().get(2);
+        ContextWindows ctx = p.context();
+        if (ctx == null || f <= ctx.length()) {
+            return model.unet().forward(input, t, text, p.motionScale());
+        }
+        List<int[]> windows = ctx.windows(stepIndex, numSteps, f);
+        double[][] share = ctx.normalizedWeights(windows, f);
+        List<List<NDArray>> parts = new ArrayList<>();
+        for (int i = 0; i < f; i++) {
+            parts.add(new ArrayList<>());
+        }
+        for (int k = 0; k < windows.size(); k++) {
+            int[] window = windows.get(k);
+            NDArray x = framesOf(input, window, 2); // (B, 4, L, h, w)
+            NDArray text1 = text.getShape().dimension() == 4 ? framesOf(text, window, 1) : text; // (B, L, S, C)
+            NDArray eps = model.unet().forward(x, t, text1, p.motionScale());
+            for (int j = 0; j < window.length; j++) {
+                NDArray frame = eps.get(":, :, " + j + ":" + (j + 1));
+                parts.get(window[j]).add(share[k][j] == 1.0 ? frame : frame.mul(share[k][j]));
+            }
+        }
+        NDList frames = new NDList();
+        for (List<NDArray> contributions : parts) {
+            NDArray sum = contributions.get(0);
+            for (int c = 1; c < contributions.size(); c++) {
+                sum = sum.add(contributions.get(c));
+            }
+            frames.add(sum);
+        }
+        return NDArrays.concat(frames, 2);
+    }
+
+    /** The frames {@code idx} of x along {@code axis} (1 or 2), in that order. */
+    private static NDArray framesOf(NDArray x, int[] idx, int axis) {
+        String lead = axis == 1 ? ":, " : ":, :, ";
+        boolean consecutive = true;
+        for (int j = 1; j < idx.length; j++) {
+            consecutive &= idx[j] == idx[j - 1] + 1;
+        }
+        if (consecutive) {
+            return x.get(lead + idx[0] + ":" + (idx[idx.length - 1] + 1));
+        }
+        NDList slices = new NDList();
+        for (int i : idx) {
+            slices.add(x.get(lead + i + ":" + (i + 1)));
+        }
+        return NDArrays.concat(slices, axis);
     }
 
     /** Variance noise for eta > 0: seeded per step from the run's seed, reproducible. */

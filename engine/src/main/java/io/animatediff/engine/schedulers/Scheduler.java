@@ -44,6 +44,14 @@ public interface Scheduler {
      */
     NDArray step(NDArray modelOutput, int stepIndex, NDArray sample, NDArray noiseOrNull);
 
+    /**
+     * Whether {@link #step} at {@code stepIndex} needs fresh standard normal noise by construction
+     * (LCM re-noises after every step but the last); DDIM with eta > 0 is told by its eta.
+     */
+    default boolean stochastic(int stepIndex) {
+        return false;
+    }
+
     /** Standard deviation of the initial latent noise (1 for DDIM, the largest sigma for Euler). */
     double initNoiseSigma();
 
@@ -67,8 +75,8 @@ public interface Scheduler {
     /**
      * Creates a scheduler by name.
      *
-     * @param name "ddim" or "euler"
-     * @param eta DDIM's stochasticity in [0, 1] (0 deterministic, 1 DDPM-like); must be 0 for Euler
+     * @param name "ddim", "euler" or "lcm"
+     * @param eta DDIM's stochasticity in [0, 1] (0 deterministic, 1 DDPM-like); must be 0 otherwise
      */
     static Scheduler create(String name, SchedulerConfig cfg, double eta) {
         return switch (name) {
@@ -80,8 +88,16 @@ public interface Scheduler {
                 }
                 yield new EulerDiscreteScheduler(cfg);
             }
+            case "lcm" -> {
+                if (eta != 0) {
+                    throw new IllegalArgumentException("eta = " + eta
+                            + " applies to the ddim scheduler only; the lcm scheduler draws its own noise: pass eta 0");
+                }
+                yield new LCMScheduler(cfg);
+            }
             default ->
-                throw new IllegalArgumentException("unknown scheduler \"" + name + "\"; use \"ddim\" or \"euler\"");
+                throw new IllegalArgumentException(
+                        "unknown scheduler \"" + name + "\"; use \"ddim\", \"euler\" or \"lcm\"");
         };
     }
 }

@@ -33,13 +33,23 @@ public class Attention extends Module {
 
     /** x (B, S, C), context (B, Sk, Cctx) or null for self-attention -> (B, S, C). */
     public NDArray forward(NDArray x, NDArray context) {
-        return Scoped.forward(() -> body(x, context));
+        return forward(x, context, 1.0);
     }
 
-    private NDArray body(NDArray x, NDArray context) {
+    /**
+     * As {@link #forward(NDArray, NDArray)} with the keys multiplied by {@code keyScale}, so the
+     * attention logits q.k / sqrt(D) are multiplied by it (1 = the reference; ComfyUI-AnimateDiff-
+     * Evolved's motion scale, CrossAttentionMM: {@code k *= self.scale}).
+     */
+    public NDArray forward(NDArray x, NDArray context, double keyScale) {
+        return Scoped.forward(() -> body(x, context, keyScale));
+    }
+
+    private NDArray body(NDArray x, NDArray context, double keyScale) {
         NDArray kvInput = context == null ? x : context;
         NDArray q = splitHeads(toQ.forward(x)); // (B, N, S, D)
-        NDArray k = splitHeads(toK.forward(kvInput)); // (B, N, Sk, D)
+        NDArray k = toK.forward(kvInput);
+        k = splitHeads(keyScale == 1.0 ? k : k.mul(keyScale)); // (B, N, Sk, D)
         NDArray v = splitHeads(toV.forward(kvInput)); // (B, N, Sk, D)
         NDArray o = Ops.attention(q, k, v); // (B, N, S, D)
         Shape s = o.getShape();

@@ -30,11 +30,11 @@ public final class TemporalTransformer3DModel extends Module {
     }
 
     /** x ((B F), C, H, W) -> ((B F), C, H, W). */
-    public NDArray forward(NDArray x, int frames, boolean perFrameNorm, double attentionScale) {
-        return Scoped.forward(() -> body(x, frames, perFrameNorm, attentionScale));
+    public NDArray forward(NDArray x, int frames, boolean perFrameNorm, double motionScale) {
+        return Scoped.forward(() -> body(x, frames, perFrameNorm, motionScale));
     }
 
-    private NDArray body(NDArray x, int frames, boolean perFrameNorm, double attentionScale) {
+    private NDArray body(NDArray x, int frames, boolean perFrameNorm, double motionScale) {
         Shape s = x.getShape();
         long bf = s.get(0);
         long c = s.get(1);
@@ -48,7 +48,7 @@ public final class TemporalTransformer3DModel extends Module {
         t = projIn.forward(t);
         // 2. temporal blocks
         for (TemporalTransformerBlock block : blocks) {
-            t = block.forward(t, attentionScale);
+            t = block.forward(t, motionScale);
         }
         // 3. output
         t = projOut.forward(t);

@@ -27,13 +27,13 @@ public final class TemporalTransformerBlock extends Module {
     }
 
     /**
-     * x ((B H W), F, C) -> same. The attention scale multiplies each attention's contribution
-     * (1 = the reference; AnimateDiff-Evolved's "motion scale").
+     * x ((B H W), F, C) -> same. The motion scale multiplies every temporal attention's logits
+     * (1 = the reference; AnimateDiff-Evolved's "motion scale", applied to the keys).
      */
-    public NDArray forward(NDArray x, double attentionScale) {
+    public NDArray forward(NDArray x, double motionScale) {
         for (int i = 0; i < attentionBlocks.size(); i++) {
-            NDArray a = attentionBlocks.get(i).forward(norms.get(i).forward(x));
-            x = (attentionScale == 1.0 ? a : a.mul(attentionScale)).add(x);
+            NDArray a = attentionBlocks.get(i).forward(norms.get(i).forward(x), motionScale);
+            x = a.add(x);
         }
         return ff.forward(ffNorm.forward(x)).add(x);
     }

@@ -130,8 +130,26 @@ public final class UNet3DConditionModel extends Module {
         return motion == null ? Integer.MAX_VALUE : motion.maxFrames();
     }
 
+    /** Every motion module, depth first (down, mid, up): for instrumentation and inspection. */
+    public List<VanillaTemporalModule> motionModules() {
+        List<VanillaTemporalModule> out = new ArrayList<>();
+        collect(this, out);
+        return out;
+    }
+
+    private static void collect(Module m, List<VanillaTemporalModule> out) {
+        if (m instanceof VanillaTemporalModule v) {
+            out.add(v);
+            return;
+        }
+        for (Module c : m.children().values()) {
+            collect(c, out);
+        }
+    }
+
     /**
-     * sample (B, Cin, F, H, W), timesteps (B) or a scalar, text (B, S, Cctx) -> (B, Cout, F, H, W).
+     * sample (B, Cin, F, H, W), timesteps (B) or a scalar, text (B, S, Cctx) or per frame
+     * (B, F, S, Cctx) (prompt travel) -> (B, Cout, F, H, W).
      * H and W must be divisible by 2^(blocks-1) or are handled like diffusers' upsample_size.
      */
     public NDArray forward(NDArray sample, NDArray timesteps, NDArray text, double motionScale) {
@@ -151,7 +169,17 @@ public final class UNet3DConditionModel extends Module {
         NDArray t = timesteps.getShape().dimension() == 0 ? timesteps.reshape(1).repeat(0, b) : timesteps;
         NDArray temb = timeEmbedding.forward(timeProj.forward(t.toType(DataType.FLOAT32, false)));
         temb = VideoLayout.perFrame(temb, f);
-        NDArray context = VideoLayout.perFrame(text, f); // ((B F), S, Cctx)
+        NDArray context; // ((B F), S, Cctx)
+        if (text.getShape().dimension() == 4) {
+            Shape ts = text.getShape();
+            if (ts.get(0) != b || ts.get(1) != f) {
+                throw new IllegalArgumentException("per-frame text " + ts + " must be (B = " + b + ", F = " + f
+                        + ", S, C) to match the sample " + s);
+            }
+            context = text.reshape(b * f, ts.get(2), ts.get(3));
+        } else {
+            context = VideoLayout.perFrame(text, f);
+        }
         boolean perFrame = motion == null || motion.inflatedGroupNorm();
         BlockContext ctx = new BlockContext(temb, context, f, perFrame, motionScale);
 

@@ -17,7 +17,16 @@ public final class VersatileAttention extends Attention {
 
     /** x ((B H W), F, C) -> ((B H W), F, C). */
     public NDArray forward(NDArray x) {
+        return forward(x, 1.0);
+    }
+
+    /**
+     * x ((B H W), F, C) -> ((B H W), F, C) with the attention logits multiplied by {@code motionScale}
+     * (AnimateDiff-Evolved's VersatileAttention.set_scale_multiplier: above 1 sharper temporal
+     * attention and more motion, below 1 flatter attention and less; 1 is the reference).
+     */
+    public NDArray forward(NDArray x, double motionScale) {
         NDArray in = posEncoder == null ? x : posEncoder.forward(x);
-        return forward(in, null);
+        return forward(in, null, motionScale);
     }
 }

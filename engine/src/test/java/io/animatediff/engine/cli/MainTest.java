@@ -337,4 +337,131 @@ class MainTest {
         assertEquals("java.lang.NullPointerException", Main.oneLine(new NullPointerException()));
         assertEquals("/x/y.ckpt does not exist", Main.oneLine(new java.nio.file.NoSuchFileException("/x/y.ckpt")));
     }
+
+    /** {@link #generate} plus raw arguments appended (repeatable options). */
+    private static Result generateWith(Path out, List<String> raw, String... more) {
+        Map<String, String> options = new LinkedHashMap<>();
+        options.put("--model", base.toString());
+        options.put("--motion-module", motion.toString());
+        options.put("--prompt", "a red circle moving left");
+        options.put("--frames", "3");
+        options.put("--width", "64");
+        options.put("--height", "64");
+        options.put("--steps", "2");
+        options.put("--seed", "7");
+        options.put("--out", out.toString());
+        for (int i = 0; i < more.length; i += 2) {
+            options.put(more[i], more[i + 1]);
+        }
+        List<String> args = new ArrayList<>(List.of("generate"));
+        options.forEach((k, v) -> {
+            if (v != null) {
+                args.add(k);
+                args.add(v);
+            }
+        });
+        args.addAll(raw);
+        return run(args.toArray(String[]::new));
+    }
+
+    @Test
+    void generationFeatureOptionsRun() throws IOException {
+        // context windows: 40 frames through 16-frame windows
+        Path ctx = dir.resolve("features/context.safetensors");
+        ok(generate(
+                ctx,
+                "--output-type",
+                "latent",
+                "--frames",
+                "40",
+                "--context-length",
+                "16",
+                "--steps",
+                "1",
+                "--guidance",
+                "1"));
+        tensor(ctx, "latents", 1, 4, 40, 8, 8);
+        Path loop = dir.resolve("features/loop.safetensors");
+        ok(generateWith(
+                loop,
+                List.of("--closed-loop"),
+                "--output-type",
+                "latent",
+                "--frames",
+                "20",
+                "--context-length",
+                "8",
+                "--steps",
+                "1",
+                "--guidance",
+                "1"));
+        // prompt travel, repeatable
+        Path travel = dir.resolve("features/travel.safetensors");
+        ok(generateWith(
+                travel,
+                List.of("--prompt-map", "0=a red circle", "--prompt-map", "2=a blue square"),
+                "--output-type",
+                "latent",
+                "--prompt",
+                null));
+        Path plain = dir.resolve("features/plain.safetensors");
+        ok(generate(plain, "--output-type", "latent", "--prompt", "a red circle"));
+        assertFalse(Arrays.equals(tensor(plain, "latents", 1, 4, 3, 8, 8), tensor(travel, "latents", 1, 4, 3, 8, 8)));
+        // video-to-video from a GIF this command wrote; strength 0 runs no step
+        Path gif = dir.resolve("features/input.gif");
+        ok(generate(gif, "--frames", "3"));
+        Path kept = dir.resolve("features/kept.safetensors");
+        Result r = ok(generate(kept, "--output-type", "latent", "--video", gif.toString(), "--strength", "0"));
+        assertFalse(r.err().contains("step 1/"), "strength 0 denoises nothing:\n" + r.err());
+        Path half = dir.resolve("features/half.safetensors");
+        ok(generate(half, "--output-type", "latent", "--video", gif.toString(), "--strength", "0.5"));
+        assertFalse(Arrays.equals(tensor(kept, "latents", 1, 4, 3, 8, 8), tensor(half, "latents", 1, 4, 3, 8, 8)));
+        // FreeInit, LCM, Lightning-style Euler
+        ok(generateWith(
+                dir.resolve("features/freeinit.safetensors"),
+                List.of("--free-init-fast-sampling"),
+                "--output-type",
+                "latent",
+                "--free-init-iterations",
+                "2"));
+        ok(generate(
+                dir.resolve("features/lcm.safetensors"),
+                "--output-type",
+                "latent",
+                "--scheduler",
+                "lcm",
+                "--guidance",
+                "1.5"));
+        ok(generate(
+                dir.resolve("features/lightning.safetensors"),
+                "--output-type",
+                "latent",
+                "--scheduler",
+                "euler",
+                "--timestep-spacing",
+                "trailing",
+                "--guidance",
+                "1"));
+    }
+
+    @Test
+    void generationFeatureOptionsAreValidated() {
+        Path out = dir.resolve("features-bad/out.gif");
+        assertOneLineError(generate(out, "--frames", "48"), "num_frames", "context windows");
+        assertOneLineError(generateWith(out, List.of("--closed-loop")), "--closed-loop", "--context-length");
+        assertOneLineError(
+                generate(out, "--frames", "40", "--context-length", "16", "--context-weighting", "gauss"),
+                "context_weighting",
+                "gauss");
+        assertOneLineError(
+                generate(out, "--frames", "40", "--context-length", "16", "--context-overlap", "16"),
+                "context_overlap");
+        assertOneLineError(
+                generateWith(out, List.of("--prompt-map", "2=late"), "--prompt", null), "prompt_map", "frame 0");
+        assertOneLineError(generate(out, "--strength", "2"), "strength");
+        assertOneLineError(
+                generate(out, "--free-init-iterations", "2", "--free-init-method", "box"), "free_init_method");
+        assertOneLineError(generate(out, "--timestep-spacing", "even"), "timestep_spacing");
+        assertOneLineError(generate(out, "--video", dir.resolve("no-such.gif").toString()), "no-such.gif");
+    }
 }

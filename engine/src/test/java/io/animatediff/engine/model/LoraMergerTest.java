@@ -341,4 +341,39 @@ class LoraMergerTest {
         }
         assertBitExact(before, snapshot(), Set.of());
     }
+
+    @Test
+    void officialAndDiffusersConvertedMotionLorasStackWithTheirScales() throws IOException {
+        Map<String, float[]> before = snapshot();
+        // the diffusers converter's names: unet. prefix, no temporal_transformer, attention_blocks.K -> attnK+1
+        String converted = "unet.down_blocks.0.motion_modules.0.transformer_blocks.0.attn1.processor.to_q";
+        Path diffusers =
+                write("motion-lora-diffusers.safetensors", new Random(3), List.of(converted), Format.MOTION_LORA);
+        String official = MOTION_ATTN + "0.processor.to_q_lora";
+        try (LoraMerger.Merge first = LoraMerger.merge(model, new LoraSpec(motionLora, 0.5));
+                LoraMerger.Merge second = LoraMerger.merge(model, new LoraSpec(diffusers, 0.25))) {
+            assertTrue(second.description().contains("MotionLoRA"), second.description());
+            assertEquals(1, second.targets());
+            float[] want = expectedMerge(
+                    before.get("unet:" + MOTION_ATTN + "0.to_q.weight"),
+                    32,
+                    32,
+                    new double[] {0.5, 0.25},
+                    new float[][] {
+                        lora(motionLora, official + ".up.weight"), lora(diffusers, converted + "_lora.up.weight")
+                    },
+                    new float[][] {
+                        lora(motionLora, official + ".down.weight"), lora(diffusers, converted + "_lora.down.weight")
+                    });
+            assertClose(
+                    want,
+                    model.unet()
+                            .namedTensors()
+                            .get(MOTION_ATTN + "0.to_q.weight")
+                            .get()
+                            .toFloatArray(),
+                    "two MotionLoRAs on attention_blocks.0.to_q");
+        }
+        assertBitExact(before, snapshot(), Set.of());
+    }
 }

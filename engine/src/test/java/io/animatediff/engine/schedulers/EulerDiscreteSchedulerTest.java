@@ -166,6 +166,50 @@ class EulerDiscreteSchedulerTest {
     }
 
     @Test
+    void lightningTrailingSteps() {
+        // numpy port of EulerDiscreteScheduler.step with "trailing" spacing, 4 steps, AnimateDiff betas
+        EulerDiscreteScheduler s = euler(Fixtures.ad(Map.of("timestep_spacing", "trailing")), 4);
+        NDArray x = Fixtures.x(manager);
+        NDArray eps = Fixtures.z(manager);
+        assertClose(
+                new double[] {
+                    -10.294452667236328,
+                    -8.253744125366211,
+                    -6.2130351066589355,
+                    -4.172326564788818,
+                    -2.131617784500122,
+                    -0.09090909361839294,
+                    1.949799656867981,
+                    3.9905083179473877,
+                    6.031217098236084,
+                    8.07192611694336,
+                    10.112634658813477,
+                    12.153343200683594
+                },
+                s.step(eps, 0, x, null),
+                1e-5,
+                1e-5);
+        assertClose(
+                new double[] {
+                    -1.433510184288025,
+                    -1.164989948272705,
+                    -0.8964697122573853,
+                    -0.6279495358467102,
+                    -0.3594292998313904,
+                    -0.09090909361839294,
+                    0.17761112749576569,
+                    0.4461313486099243,
+                    0.7146515846252441,
+                    0.9831717610359192,
+                    1.2516919374465942,
+                    1.520212173461914
+                },
+                s.step(eps, 3, x, null),
+                1e-5,
+                1e-5);
+    }
+
+    @Test
     void epsilonSteps() {
         EulerDiscreteScheduler s = euler(SchedulerConfig.defaults(), 10);
         NDArray x = Fixtures.x(manager);

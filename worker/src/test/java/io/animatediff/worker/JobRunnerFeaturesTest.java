@@ -1,0 +1,111 @@
+package io.animatediff.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.animatediff.common.protocol.ContextOptions;
+import io.animatediff.common.protocol.FailureCode;
+import io.animatediff.common.protocol.FreeInitOptions;
+import io.animatediff.common.protocol.GenerationRequest;
+import io.animatediff.common.protocol.JobEvent;
+import io.animatediff.common.protocol.JobEventType;
+import io.animatediff.common.protocol.ResultObject;
+import java.io.ByteArrayInputStream;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.stream.ImageInputStream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The generation features through the real broker, store and worker: JobRunner maps every request
+ * field to the engine (context windows, prompt travel, motion scale, FreeInit, trailing Euler,
+ * video-to-video from a base64 GIF) and the worker's validator refuses what the module cannot do.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class JobRunnerFeaturesTest {
+    private FleetFixture fleet;
+
+    @BeforeAll
+    void start() throws Exception {
+        fleet = new FleetFixture();
+        fleet.startWorker("features", b -> b.healthPort(0));
+    }
+
+    @AfterAll
+    void stop() throws Exception {
+        fleet.close();
+    }
+
+    private JobEvent run(GenerationRequest request) throws Exception {
+        List<JobEvent> events = fleet.awaitTerminal(fleet.submit(request).jobId());
+        return events.get(events.size() - 1);
+    }
+
+    private byte[] gif(JobEvent end) throws Exception {
+        assertEquals(JobEventType.SUCCEEDED, end.type(), String.valueOf(end.failure()));
+        ResultObject r = end.results().get(0);
+        assertEquals("gif", r.format());
+        return fleet.store.getBytes(r.key());
+    }
+
+    private static int frameCount(byte[] gif) throws Exception {
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(gif))) {
+            ImageReader reader = ImageIO.getImageReadersByFormatName("gif").next();
+            reader.setInput(in);
+            int n = reader.getNumImages(true);
+            reader.dispose();
+            return n;
+        }
+    }
+
+    @Test
+    void longLoopWithPromptTravelFreeInitAndTrailingEulerSucceeds() throws Exception {
+        GenerationRequest request = FleetFixture.tinyRequest()
+                .prompt("")
+                .promptMap(Map.of(0, "a red circle", 10, "a blue square"))
+                .numFrames(20)
+                .context(new ContextOptions(8, 2, 1, "looped", "pyramid", true))
+                .motionScale(1.2)
+                .freeInit(new FreeInitOptions(2, "butterworth", 4, 0.25, 0.25, true))
+                .scheduler("euler")
+                .timestepSpacing("trailing")
+                .guidanceScale(1.0)
+                .build();
+        assertEquals(20, frameCount(gif(run(request))));
+    }
+
+    @Test
+    void videoToVideoFromABase64Gif() throws Exception {
+        byte[] input = gif(run(FleetFixture.tinyRequest().build()));
+        String video = Base64.getEncoder().encodeToString(input);
+        JobEvent end = run(FleetFixture.tinyRequest()
+                .video(video)
+                .strength(0.5)
+                .scheduler("lcm")
+                .guidanceScale(1.5)
+                .build());
+        assertEquals(4, frameCount(gif(end)));
+        // more frames than the video has: refused by the engine with what to do
+        JobEvent tooMany =
+                run(FleetFixture.tinyRequest().video(video).numFrames(8).build());
+        assertEquals(JobEventType.FAILED, tooMany.type());
+        assertEquals(FailureCode.INVALID_REQUEST, tooMany.failure().code());
+        assertTrue(
+                tooMany.failure().reason().contains("at most 4 frames"),
+                tooMany.failure().reason());
+    }
+
+    @Test
+    void moreFramesThanTheModuleWithoutContextIsRefused() throws Exception {
+        JobEvent end = run(FleetFixture.tinyRequest().numFrames(48).build());
+        assertEquals(JobEventType.FAILED, end.type());
+        assertEquals(FailureCode.INVALID_REQUEST, end.failure().code());
+        assertTrue(end.failure().reason().contains("context"), end.failure().reason());
+    }
+}
