@@ -14,6 +14,7 @@ import io.animatediff.common.protocol.OutputFormat;
 import io.animatediff.common.protocol.ResultObject;
 import io.animatediff.common.registry.ModelManifest;
 import io.animatediff.common.store.ObjectStoreException;
+import io.animatediff.common.trace.JobContext;
 import io.animatediff.common.validation.GenerationRequestValidator;
 import io.animatediff.common.validation.TokenCounter;
 import io.animatediff.common.validation.ValidationLimits;
@@ -99,7 +100,15 @@ public final class JobRunner {
     /** Handles one message; never throws. */
     public Disposition handle(ConsumerRecord<String, byte[]> record, JobControl control) {
         metrics.busy(true);
-        try {
+        // trace context and callback of the job: continued on every record published for it
+        try (JobContext.Scope scope = JobContext.open(EventPublisher.contextHeaders(record.headers()))) {
+            LOG.info(
+                    "job {} dequeued from {}-{}@{} traceparent {}",
+                    record.key(),
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    JobContext.traceparent());
             return dispatch(record, control);
         } catch (PublishException e) {
             LOG.error("{}", e.getMessage());
