@@ -4,17 +4,34 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.animatediff.common.Json;
+import io.animatediff.common.Topics;
+import io.animatediff.common.protocol.JobEvent;
+import io.animatediff.common.trace.TraceParent;
 import io.animatediff.local.ComponentException;
 import io.animatediff.local.LocalLayout;
 import io.animatediff.local.LocalMode;
 import io.animatediff.local.LocalSettings;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
+import java.util.Set;
 import java.util.stream.Stream;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.StringDeserializer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
@@ -78,7 +95,7 @@ class WebPageBrowserTest {
         }
     }
 
-    private static void run(WebDriver driver, LocalMode fleet) throws InterruptedException {
+    private static void run(WebDriver driver, LocalMode fleet) throws Exception {
         driver.get(fleet.gatewayUrl() + "/");
         assertEquals("animatediff-fleet", driver.getTitle(), "the gateway serves the page at /");
         driver.findElement(By.id("api-key")).sendKeys(fleet.apiKey());
@@ -150,6 +167,55 @@ class WebPageBrowserTest {
                         .anyMatch(tr -> jobId.equals(tr.getAttribute("data-job-id"))
                                 && tr.getText().contains("SUCCEEDED")));
         System.out.println("statuses seen in the page: " + seen + "; SSE events: " + events);
+        oneJobIsOneTrace(fleet, jobId);
+    }
+
+    /**
+     * Every record of the job (the gateway's job and QUEUED event, the worker's RUNNING, PROGRESS and
+     * SUCCEEDED) carries a {@code traceparent} of one trace id; the worker logged it when it took the job.
+     */
+    private static void oneJobIsOneTrace(LocalMode fleet, String jobId) throws Exception {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, fleet.kafkaBootstrap());
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
+        Map<String, String> traceByRecord = new LinkedHashMap<>();
+        try (KafkaConsumer<String, byte[]> c =
+                new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = new ArrayList<>();
+            for (String topic : List.of(Topics.GENERATE, Topics.JOB_EVENTS)) {
+                c.partitionsFor(topic).forEach(i -> parts.add(new TopicPartition(topic, i.partition())));
+            }
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            Map<TopicPartition, Long> end = c.endOffsets(parts);
+            long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+            while (parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
+                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    if (jobId.equals(r.key())) {
+                        Header h = r.headers().lastHeader(TraceParent.HEADER);
+                        String type = r.topic().equals(Topics.GENERATE)
+                                ? "job"
+                                : Json.read(r.value(), JobEvent.class).type().name();
+                        traceByRecord.put(
+                                r.topic() + "@" + r.offset() + " " + type,
+                                h == null ? "none" : new String(h.value(), StandardCharsets.UTF_8));
+                    }
+                }
+            }
+        }
+        assertTrue(traceByRecord.keySet().stream().anyMatch(k -> k.endsWith(" job")), "records " + traceByRecord);
+        assertTrue(traceByRecord.keySet().stream().anyMatch(k -> k.endsWith("QUEUED")), "records " + traceByRecord);
+        assertTrue(traceByRecord.keySet().stream().anyMatch(k -> k.endsWith("SUCCEEDED")), "records " + traceByRecord);
+        Set<String> traceIds = new HashSet<>();
+        for (String header : traceByRecord.values()) {
+            traceIds.add(TraceParent.parse(header)
+                    .orElseThrow(() -> new AssertionError("a record without a valid traceparent: " + traceByRecord))
+                    .traceId());
+        }
+        assertEquals(1, traceIds.size(), "one job, one trace: " + traceByRecord);
+        String workerLog = Files.readString(fleet.log(LocalMode.WORKER));
+        assertTrue(workerLog.contains(traceIds.iterator().next()), "the worker logs the job's trace id");
     }
 
     private static List<String> options(WebDriver driver, String selectId) {
