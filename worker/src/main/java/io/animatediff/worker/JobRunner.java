@@ -207,6 +207,8 @@ public final class JobRunner {
         GenerationRequest r = job.request();
         String id = job.jobId();
         // 3. the models' manifests and the shared validator, then RUNNING
+        metrics.phase(
+                "queue", Duration.between(job.submittedAt(), clock.instant()).toNanos());
         ModelResolver.Lookup lookup = models.lookup(r);
         // a module without max_frames in its manifest is checked once loaded
         int framesHint = lookup.find(ModelKind.MOTION, r.motionModule())
@@ -220,7 +222,9 @@ public final class JobRunner {
         // 4. base + motion from the caches
         ModelManifest base = lookup.get(ModelKind.BASE, r.baseModel());
         ModelManifest motion = lookup.get(ModelKind.MOTION, r.motionModule());
+        long loadStart = System.nanoTime();
         ModelResolver.Loaded loaded = models.acquire(base, motion);
+        metrics.phase("load", System.nanoTime() - loadStart);
         AnimateDiffModel model = loaded.model();
         validate(r, lookup, model.unet().maxFrames(), tokens(model.tokenizer()));
         control.checkAborted();
@@ -244,7 +248,9 @@ public final class JobRunner {
             List<OutputFormat> formats = r.outputFormats().stream()
                     .map(f -> OutputFormat.find(f).orElseThrow())
                     .toList();
+            long uploadStart = System.nanoTime();
             List<ResultObject> stored = uploader.write(id, result, formats, r.fps());
+            metrics.phase("upload", System.nanoTime() - uploadStart);
             control.mark("stored");
             return stored;
         } catch (ObjectStoreException e) {
@@ -338,6 +344,8 @@ public final class JobRunner {
                 .seed(r.seed().bits())
                 .scheduler(r.scheduler())
                 .build();
+        long[] denoiseStart = {System.nanoTime()};
+        long[] denoiseEnd = {0};
         StepListener listener = new StepListener() {
             private final ProgressThrottle throttle =
                     new ProgressThrottle(config.progressInterval().toNanos(), runningAt);
@@ -347,6 +355,7 @@ public final class JobRunner {
             public boolean isCancelled() {
                 if (first) {
                     first = false;
+                    denoiseStart[0] = System.nanoTime();
                     metrics.timeToFirstStep(System.nanoTime() - control.dequeuedNanos());
                     control.mark("first step");
                 }
@@ -355,6 +364,10 @@ public final class JobRunner {
 
             @Override
             public void onStep(int step, int total) {
+                if (step == total) {
+                    denoiseEnd[0] = System.nanoTime();
+                    metrics.denoised(total, denoiseEnd[0] - denoiseStart[0]);
+                }
                 if (throttle.shouldSend(step, total, System.nanoTime())) {
                     events.publishAsync(JobEvent.progress(
                             job.jobId(), clock.instant(), job.attempt(), config.workerId(), step, total));
@@ -362,7 +375,11 @@ public final class JobRunner {
             }
         };
         try {
-            return new AnimationPipeline(model).run(params, listener, true);
+            AnimationResult result = new AnimationPipeline(model).run(params, listener, true);
+            if (denoiseEnd[0] != 0) {
+                metrics.phase("decode", System.nanoTime() - denoiseEnd[0]);
+            }
+            return result;
         } catch (CancelledException e) {
             throw e;
         } catch (IllegalArgumentException e) {
@@ -388,6 +405,7 @@ public final class JobRunner {
             ConsumerRecord<String, byte[]> record, GenerationJob job, Failure failure, JobControl control)
             throws InterruptedException {
         String id = job.jobId();
+        metrics.failure(failure.code().name());
         if (failure.code().retryable() && job.attempt() < config.maxAttempts()) {
             Duration backoff = config.retryBackoff().multipliedBy(1L << Math.min(job.attempt() - 1, 10));
             if (control.sleepUnlessAborted(backoff)) {
