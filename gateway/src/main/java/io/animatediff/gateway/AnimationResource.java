@@ -3,6 +3,8 @@ package io.animatediff.gateway;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.animatediff.common.Json;
+import io.animatediff.common.trace.JobContext;
+import io.animatediff.common.trace.TraceParent;
 import io.animatediff.common.validation.Violation;
 import io.smallrye.common.annotation.Blocking;
 import jakarta.inject.Inject;
@@ -14,7 +16,9 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.net.URI;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 
@@ -29,6 +33,9 @@ public class AnimationResource {
 
     @Inject
     GatewayMetrics metrics;
+
+    @Inject
+    WebhookStartup webhooks;
 
     /** The 202 answer. */
     @JsonInclude(JsonInclude.Include.NON_EMPTY)
@@ -49,8 +56,29 @@ public class AnimationResource {
                     + " reused with another body.")
     public Response submit(
             @RequestBody(description = "GenerationRequest JSON") String body,
-            @HeaderParam(IdempotencyKeys.HEADER) String idempotencyKey) {
-        SubmissionService.Accepted a = submissions.submit(body, caller.keyHash(), idempotencyKey);
+            @HeaderParam(IdempotencyKeys.HEADER) String idempotencyKey,
+            @HeaderParam(TraceParent.HEADER) String traceparent,
+            @HeaderParam(WebhookSettings.CALLBACK_HEADER) String callbackUrl) {
+        Map<String, String> context = new HashMap<>();
+        if (traceparent != null) {
+            context.put(TraceParent.HEADER, traceparent);
+        }
+        if (callbackUrl != null && !callbackUrl.isBlank()) {
+            if (!webhooks.settings().allows(callbackUrl)) {
+                metrics.rejected("callback_not_allowed");
+                throw ProblemException.badField(
+                        WebhookSettings.CALLBACK_HEADER,
+                        "callback URL is not allowed: it must be an http(s) URL starting with one of the prefixes"
+                                + " in " + WebhookSettings.ENV_ALLOWED_URLS + " (ask the operator to add it)");
+            }
+            context.put(JobContext.CALLBACK, callbackUrl);
+        }
+        SubmissionService.Accepted a;
+        String trace;
+        try (JobContext.Scope scope = JobContext.open(context)) {
+            trace = JobContext.traceparent();
+            a = submissions.submit(body, caller.keyHash(), idempotencyKey);
+        }
         metrics.submitted(a.replayed());
         JobView.Links links = JobView.Links.of(a.jobId());
         AcceptedJob entity = new AcceptedJob(
@@ -62,6 +90,7 @@ public class AnimationResource {
                 .type(MediaType.APPLICATION_JSON)
                 .location(URI.create(links.self()))
                 .header("Idempotent-Replayed", a.replayed() ? "true" : null)
+                .header(TraceParent.HEADER, trace)
                 .build();
     }
 }

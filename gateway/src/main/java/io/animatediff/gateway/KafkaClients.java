@@ -1,6 +1,8 @@
 package io.animatediff.gateway;
 
 import io.animatediff.common.Topics;
+import io.animatediff.common.trace.JobContext;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -52,7 +54,10 @@ public final class KafkaClients {
         return (topic, key, value) -> {
             CompletableFuture<Void> f = new CompletableFuture<>();
             try {
-                producer.send(new ProducerRecord<>(topic, key, value), (md, e) -> {
+                ProducerRecord<String, byte[]> record = new ProducerRecord<>(topic, key, value);
+                // trace context and callback of the job being handled on this thread
+                JobContext.current().forEach((k, v) -> record.headers().add(k, v.getBytes(StandardCharsets.UTF_8)));
+                producer.send(record, (md, e) -> {
                     if (e != null) {
                         f.completeExceptionally(e);
                     } else {

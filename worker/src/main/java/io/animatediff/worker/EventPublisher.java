@@ -5,8 +5,12 @@ import io.animatediff.common.Topics;
 import io.animatediff.common.protocol.Failure;
 import io.animatediff.common.protocol.GenerationJob;
 import io.animatediff.common.protocol.JobEvent;
+import io.animatediff.common.trace.JobContext;
+import io.animatediff.common.trace.TraceParent;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +18,8 @@ import java.util.concurrent.TimeoutException;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.header.Header;
+import org.apache.kafka.common.header.Headers;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
@@ -54,29 +60,57 @@ public final class EventPublisher implements AutoCloseable {
 
     /** Sends an event and waits until the brokers acknowledged it. */
     public void publish(JobEvent event) {
-        send(new ProducerRecord<>(Topics.JOB_EVENTS, event.jobId(), Json.writeBytes(event)), event.type() + " event");
+        send(
+                withContext(new ProducerRecord<>(Topics.JOB_EVENTS, event.jobId(), Json.writeBytes(event))),
+                event.type() + " event");
     }
 
     /** Sends an event without waiting (progress); a failure is logged, the terminal event still waits. */
     public void publishAsync(JobEvent event) {
-        producer.send(new ProducerRecord<>(Topics.JOB_EVENTS, event.jobId(), Json.writeBytes(event)), (meta, error) -> {
-            if (error != null) {
-                LOG.warn("{} event of job {} was not delivered: {}", event.type(), event.jobId(), error.toString());
-            }
-        });
+        producer.send(
+                withContext(new ProducerRecord<>(Topics.JOB_EVENTS, event.jobId(), Json.writeBytes(event))),
+                (meta, error) -> {
+                    if (error != null) {
+                        LOG.warn(
+                                "{} event of job {} was not delivered: {}",
+                                event.type(),
+                                event.jobId(),
+                                error.toString());
+                    }
+                });
     }
 
     /** Re-publishes a job for its next attempt (same key, so it stays in its partition). */
     public void requeue(GenerationJob next, Failure previous) {
         RecordHeaders headers = headers(previous, next.attempt() - 1);
         send(
-                new ProducerRecord<>(Topics.GENERATE, null, next.jobId(), Json.writeBytes(next), headers),
+                withContext(new ProducerRecord<>(Topics.GENERATE, null, next.jobId(), Json.writeBytes(next), headers)),
                 "attempt " + next.attempt() + " of job");
     }
 
     /** Sends a message to the DLQ with its failure in the {@value #FAILURE_HEADER} header. */
     public void deadLetter(String key, byte[] value, Failure failure, int attempt) {
-        send(new ProducerRecord<>(Topics.GENERATE_DLQ, null, key, value, headers(failure, attempt)), "dead letter");
+        send(
+                withContext(new ProducerRecord<>(Topics.GENERATE_DLQ, null, key, value, headers(failure, attempt))),
+                "dead letter");
+    }
+
+    /** Adds the handled job's trace context and callback ({@link JobContext#current()}) to a record. */
+    static ProducerRecord<String, byte[]> withContext(ProducerRecord<String, byte[]> record) {
+        JobContext.current().forEach((k, v) -> record.headers().add(k, v.getBytes(StandardCharsets.UTF_8)));
+        return record;
+    }
+
+    /** The job-context headers a consumed record carried. */
+    static Map<String, String> contextHeaders(Headers headers) {
+        Map<String, String> out = new HashMap<>();
+        for (String name : new String[] {TraceParent.HEADER, JobContext.CALLBACK}) {
+            Header h = headers.lastHeader(name);
+            if (h != null && h.value() != null) {
+                out.put(name, new String(h.value(), StandardCharsets.UTF_8));
+            }
+        }
+        return out;
     }
 
     private RecordHeaders headers(Failure failure, int attempt) {

@@ -17,6 +17,7 @@ import io.animatediff.common.protocol.OutputFormat;
 import io.animatediff.common.protocol.ResultObject;
 import io.animatediff.common.registry.ModelManifest;
 import io.animatediff.common.store.ObjectStoreException;
+import io.animatediff.common.trace.JobContext;
 import io.animatediff.common.validation.GenerationRequestValidator;
 import io.animatediff.common.validation.TokenCounter;
 import io.animatediff.common.validation.ValidationLimits;
@@ -110,7 +111,15 @@ public final class JobRunner {
     /** Handles one message; never throws. */
     public Disposition handle(ConsumerRecord<String, byte[]> record, JobControl control) {
         metrics.busy(true);
-        try {
+        // trace context and callback of the job: continued on every record published for it
+        try (JobContext.Scope scope = JobContext.open(EventPublisher.contextHeaders(record.headers()))) {
+            LOG.info(
+                    "job {} dequeued from {}-{}@{} traceparent {}",
+                    record.key(),
+                    record.topic(),
+                    record.partition(),
+                    record.offset(),
+                    JobContext.traceparent());
             return dispatch(record, control);
         } catch (PublishException e) {
             LOG.error("{}", e.getMessage());
@@ -209,6 +218,8 @@ public final class JobRunner {
         GenerationRequest r = job.request();
         String id = job.jobId();
         // 3. the models' manifests and the shared validator, then RUNNING
+        metrics.phase(
+                "queue", Duration.between(job.submittedAt(), clock.instant()).toNanos());
         ModelResolver.Lookup lookup = models.lookup(r);
         // a module without max_frames in its manifest is checked once loaded
         int framesHint = lookup.find(ModelKind.MOTION, r.motionModule())
@@ -222,7 +233,9 @@ public final class JobRunner {
         // 4. base + motion from the caches
         ModelManifest base = lookup.get(ModelKind.BASE, r.baseModel());
         ModelManifest motion = lookup.get(ModelKind.MOTION, r.motionModule());
+        long loadStart = System.nanoTime();
         ModelResolver.Loaded loaded = models.acquire(base, motion);
+        metrics.phase("load", System.nanoTime() - loadStart);
         AnimateDiffModel model = loaded.model();
         validate(r, lookup, model.unet().maxFrames(), tokens(model.tokenizer()));
         control.checkAborted();
@@ -246,7 +259,9 @@ public final class JobRunner {
             List<OutputFormat> formats = r.outputFormats().stream()
                     .map(f -> OutputFormat.find(f).orElseThrow())
                     .toList();
+            long uploadStart = System.nanoTime();
             List<ResultObject> stored = uploader.write(id, result, formats, r.fps());
+            metrics.phase("upload", System.nanoTime() - uploadStart);
             control.mark("stored");
             return stored;
         } catch (ObjectStoreException e) {
@@ -342,6 +357,8 @@ public final class JobRunner {
                 .motionScale(r.motionScale())
                 .promptMap(r.promptMap())
                 .timestepSpacing(r.timestepSpacing());
+        long[] denoiseStart = {System.nanoTime()};
+        long[] denoiseEnd = {0};
         StepListener listener = new StepListener() {
             private final ProgressThrottle throttle =
                     new ProgressThrottle(config.progressInterval().toNanos(), runningAt);
@@ -351,6 +368,7 @@ public final class JobRunner {
             public boolean isCancelled() {
                 if (first) {
                     first = false;
+                    denoiseStart[0] = System.nanoTime();
                     metrics.timeToFirstStep(System.nanoTime() - control.dequeuedNanos());
                     control.mark("first step");
                 }
@@ -359,6 +377,10 @@ public final class JobRunner {
 
             @Override
             public void onStep(int step, int total) {
+                if (step == total) {
+                    denoiseEnd[0] = System.nanoTime();
+                    metrics.denoised(total, denoiseEnd[0] - denoiseStart[0]);
+                }
                 if (throttle.shouldSend(step, total, System.nanoTime())) {
                     events.publishAsync(JobEvent.progress(
                             job.jobId(), clock.instant(), job.attempt(), config.workerId(), step, total));
@@ -367,7 +389,11 @@ public final class JobRunner {
         };
         try (NDManager inputs = model.manager().newSubManager()) {
             features(r, params, inputs);
-            return new AnimationPipeline(model).run(params.build(), listener, true);
+            AnimationResult result = new AnimationPipeline(model).run(params.build(), listener, true);
+            if (denoiseEnd[0] != 0) {
+                metrics.phase("decode", System.nanoTime() - denoiseEnd[0]);
+            }
+            return result;
         } catch (CancelledException e) {
             throw e;
         } catch (IOException e) {
@@ -433,6 +459,7 @@ public final class JobRunner {
             ConsumerRecord<String, byte[]> record, GenerationJob job, Failure failure, JobControl control)
             throws InterruptedException {
         String id = job.jobId();
+        metrics.failure(failure.code().name());
         if (failure.code().retryable() && job.attempt() < config.maxAttempts()) {
             Duration backoff = config.retryBackoff().multipliedBy(1L << Math.min(job.attempt() - 1, 10));
             if (control.sleepUnlessAborted(backoff)) {

@@ -1,5 +1,6 @@
 package io.animatediff.worker;
 
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -44,6 +45,11 @@ public final class WorkerMetrics {
     private final AtomicLong lastFirstStepNanos = new AtomicLong(-1);
     private final DoubleAdder jobSeconds = new DoubleAdder();
     private final LongAdder jobCount = new LongAdder();
+    private final Map<String, DoubleAdder> phaseSeconds = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> phaseCount = new ConcurrentHashMap<>();
+    private final Map<String, LongAdder> failures = new ConcurrentHashMap<>();
+    private final LongAdder denoiseSteps = new LongAdder();
+    private final AtomicLong lastStepsPerSecondMilli = new AtomicLong();
     private volatile boolean busy;
     private volatile BooleanSupplier ready = () -> false;
 
@@ -99,6 +105,34 @@ public final class WorkerMetrics {
     public void jobDuration(long nanos) {
         jobSeconds.add(nanos / 1e9);
         jobCount.increment();
+    }
+
+    /** Phases of a job timed by {@link #phase}: queue, load, denoise, decode, upload. */
+    public static final List<String> PHASES = List.of("queue", "load", "denoise", "decode", "upload");
+
+    /** Time one job spent in a phase ({@link #PHASES}). */
+    public void phase(String phase, long nanos) {
+        phaseSeconds.computeIfAbsent(phase, k -> new DoubleAdder()).add(Math.max(0, nanos) / 1e9);
+        phaseCount.computeIfAbsent(phase, k -> new LongAdder()).increment();
+    }
+
+    /** A finished denoising loop: its steps and duration (steps per second of the last job as a gauge). */
+    public void denoised(int steps, long nanos) {
+        denoiseSteps.add(steps);
+        phase("denoise", nanos);
+        if (nanos > 0) {
+            lastStepsPerSecondMilli.set(Math.round(steps * 1e12 / nanos));
+        }
+    }
+
+    /** A failed attempt, by failure code. */
+    public void failure(String code) {
+        failures.computeIfAbsent(code, k -> new LongAdder()).increment();
+    }
+
+    public long phaseCount(String phase) {
+        LongAdder a = phaseCount.get(phase);
+        return a == null ? 0 : a.sum();
     }
 
     public void busy(boolean v) {
@@ -201,6 +235,35 @@ public final class WorkerMetrics {
                 firstStepSeconds.sum(),
                 firstStepCount.sum());
         summary(sb, "animatediff_worker_job_seconds", "Dequeue to disposition", jobSeconds.sum(), jobCount.sum());
+        sb.append(
+                "# HELP animatediff_worker_job_phase_seconds Time jobs spent per phase (queue = submitted to dequeued)\n");
+        sb.append("# TYPE animatediff_worker_job_phase_seconds summary\n");
+        for (String ph : PHASES) {
+            DoubleAdder sum = phaseSeconds.get(ph);
+            sb.append("animatediff_worker_job_phase_seconds_sum{phase=\"")
+                    .append(ph)
+                    .append("\"} ")
+                    .append(String.format(Locale.ROOT, "%.6f", sum == null ? 0.0 : sum.sum()))
+                    .append('\n');
+            sb.append("animatediff_worker_job_phase_seconds_count{phase=\"")
+                    .append(ph)
+                    .append("\"} ")
+                    .append(phaseCount(ph))
+                    .append('\n');
+        }
+        counter(sb, "animatediff_worker_denoise_steps_total", "Denoising steps run", denoiseSteps.sum());
+        sb.append("# HELP animatediff_worker_steps_per_second Denoising steps per second of the last job\n");
+        sb.append("# TYPE animatediff_worker_steps_per_second gauge\n");
+        sb.append("animatediff_worker_steps_per_second ")
+                .append(String.format(Locale.ROOT, "%.3f", lastStepsPerSecondMilli.get() / 1000.0))
+                .append('\n');
+        sb.append("# HELP animatediff_worker_failures_total Failed attempts by failure code\n");
+        sb.append("# TYPE animatediff_worker_failures_total counter\n");
+        failures.forEach((code, n) -> sb.append("animatediff_worker_failures_total{reason=\"")
+                .append(code)
+                .append("\"} ")
+                .append(n.sum())
+                .append('\n'));
         gauge(sb, "animatediff_worker_busy", "1 while a job runs", busy ? 1 : 0);
         gauge(sb, "animatediff_worker_ready", "1 once the engine is warm and the consumers run", isReady() ? 1 : 0);
         return sb.toString();
