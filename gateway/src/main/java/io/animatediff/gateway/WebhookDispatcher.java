@@ -103,6 +103,9 @@ public final class WebhookDispatcher implements AutoCloseable {
 
                 @Override
                 public void onPartitionsAssigned(java.util.Collection<TopicPartition> partitions) {
+                    // resolve the starting offsets now: a new group's "latest" would otherwise be
+                    // looked up lazily and skip events written between assignment and first fetch
+                    partitions.forEach(consumer::position);
                     assigned.countDown();
                 }
             });
@@ -115,7 +118,14 @@ public final class WebhookDispatcher implements AutoCloseable {
                     handle(r);
                 }
                 if (!records.isEmpty()) {
-                    consumer.commitSync();
+                    try {
+                        consumer.commitSync();
+                    } catch (org.apache.kafka.common.errors.RetriableException
+                            | org.apache.kafka.clients.consumer.CommitFailedException e) {
+                        // a rebalance took the partitions: the new owner redelivers from the last
+                        // commit (at least once); this consumer keeps going with what it is given
+                        LOG.warnf("webhook offsets not committed (%s): events will be redelivered", e);
+                    }
                 }
             }
         } catch (WakeupException e) {
