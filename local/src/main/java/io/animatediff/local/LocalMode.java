@@ -21,7 +21,8 @@ import java.util.Optional;
 /**
  * The whole fleet on one machine, on loopback, each component a child process with its own log in
  * {@code <state>/logs/}: a KRaft Kafka broker, S3Proxy on a local folder, the built-in models
- * registered, the gateway ({@code quarkus-run.jar}) and one worker ({@code WorkerMain}).
+ * registered, the gateway ({@code quarkus-run.jar}), one worker ({@code WorkerMain}) and, when built,
+ * one trainer ({@code TrainerMain}).
  *
  * <p>An external Kafka or S3 from {@link LocalSettings} is used instead of starting one. {@link
  * #close()} (also run by a shutdown hook, so Ctrl-C works) stops the worker and gateway, then S3Proxy
