@@ -284,6 +284,21 @@ class TrainerEndToEndTest {
                 download(ModelRegistry.fileKey(ModelKind.MOTION, "trained-b", TrainingCheckpoint.MOTION_MODULE)));
     }
 
+    @Test
+    void aCancelStopsTheRunBetweenStepsAndRegistersNothing() throws Exception {
+        String id = JobIds.newId();
+        submit(id, request("never-registered", 10_000));
+        events.awaitType(id, JobEventType.PROGRESS, Duration.ofSeconds(120));
+        producer.send(new ProducerRecord<>(
+                        Topics.CANCEL,
+                        id,
+                        Json.writeBytes(io.animatediff.common.protocol.CancelRequest.of(id, Instant.now(), "test"))))
+                .get();
+        List<JobEvent> e = events.awaitTerminal(id, Duration.ofSeconds(60));
+        assertEquals(JobEventType.CANCELLED, e.get(e.size() - 1).type(), "events: " + e);
+        assertFalse(registry.exists(ModelKind.MOTION, "never-registered"));
+    }
+
     static Path download(String key) throws Exception {
         Path f = Files.createTempFile(dir, "weights", ".safetensors");
         Files.write(f, store.getBytes(key));
@@ -349,6 +364,16 @@ class TrainerEndToEndTest {
                 // closing
             } finally {
                 consumer.close();
+            }
+        }
+
+        void awaitType(String id, JobEventType type, Duration timeout) throws InterruptedException {
+            long deadline = System.nanoTime() + timeout.toNanos();
+            while (byKey.getOrDefault(id, List.of()).stream().noneMatch(x -> x.type() == type)) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw new AssertionError("job " + id + " had no " + type + " within " + timeout);
+                }
+                Thread.sleep(20);
             }
         }
 
