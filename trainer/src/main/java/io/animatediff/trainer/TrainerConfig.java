@@ -12,7 +12,7 @@ import java.util.Map;
  * @param bootstrapServers Kafka bootstrap servers ({@code KAFKA_BOOTSTRAP_SERVERS})
  * @param store the fleet's object store ({@code ANIMATEDIFF_S3_*})
  * @param trainerId this process's id in events ({@code ANIMATEDIFF_TRAINER_ID}, default trainer-host-pid)
- * @param groupId consumer group ({@code trainers})
+ * @param groupId consumer group ({@code ANIMATEDIFF_TRAINER_GROUP}, default {@code trainers})
  * @param workDir models, checkpoints and clips being worked on ({@code ANIMATEDIFF_TRAINER_WORK_DIR})
  * @param partitions partitions of the topics this process creates when absent
  * @param progressInterval least time between two PROGRESS events (the last step is always sent)
@@ -71,7 +71,7 @@ public record TrainerConfig(
                 c.bootstrapServers(),
                 c.store(),
                 env.getOrDefault("ANIMATEDIFF_TRAINER_ID", c.trainerId()),
-                c.groupId(),
+                env.getOrDefault("ANIMATEDIFF_TRAINER_GROUP", c.groupId()),
                 c.workDir(),
                 Integer.parseInt(env.getOrDefault("ANIMATEDIFF_KAFKA_PARTITIONS", "6")),
                 c.progressInterval(),
@@ -88,6 +88,21 @@ public record TrainerConfig(
                 id,
                 groupId,
                 dir,
+                partitions,
+                progressInterval,
+                pollTimeout,
+                maxPollInterval,
+                validateEvery);
+    }
+
+    /** The same settings in another consumer group. */
+    public TrainerConfig withGroup(String group) {
+        return new TrainerConfig(
+                bootstrapServers,
+                store,
+                trainerId,
+                group,
+                workDir,
                 partitions,
                 progressInterval,
                 pollTimeout,

@@ -24,6 +24,7 @@ public final class TrainerMain {
                       KAFKA_BOOTSTRAP_SERVERS            broker host:port (required)
                       ANIMATEDIFF_S3_ENDPOINT, ANIMATEDIFF_S3_ACCESS_KEY, ANIMATEDIFF_S3_SECRET_KEY, ANIMATEDIFF_S3_BUCKET
                       ANIMATEDIFF_TRAINER_ID             id in events (default trainer-<host>-<pid>)
+                      ANIMATEDIFF_TRAINER_GROUP          consumer group (trainers)
                       ANIMATEDIFF_TRAINER_WORK_DIR       models and checkpoints being worked on
                       ANIMATEDIFF_TRAINER_VALIDATE_EVERY steps between validation GIFs (0 = none)
                       ANIMATEDIFF_KAFKA_PARTITIONS       partitions of topics it creates (6)""");

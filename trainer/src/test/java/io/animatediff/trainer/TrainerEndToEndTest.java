@@ -377,6 +377,11 @@ class TrainerEndToEndTest {
             }
         }
 
+        List<JobEvent> awaitAny(String id) throws InterruptedException {
+            awaitType(id, JobEventType.RUNNING, Duration.ofSeconds(30));
+            return List.copyOf(byKey.get(id));
+        }
+
         List<JobEvent> awaitTerminal(String id, Duration timeout) throws InterruptedException {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (true) {
