@@ -213,33 +213,7 @@ class TrainerEndToEndTest {
                                 ModelKind.MOTION, "trained-a", TrainingCheckpoint.MOTION_MODULE))));
 
         // 2. a worker generates with the trained module by name
-        WorkerConfig wc =
-                WorkerConfig.defaults(kafka.bootstrapServers(), store.config(), dir.resolve("cache")).toBuilder()
-                        .workerId("worker-test")
-                        .healthPort(-1)
-                        .topicPartitions(2)
-                        .warmup(false)
-                        .build();
-        try (Worker worker = Worker.start(wc, s3.newStore(BUCKET), true)) {
-            GenerationRequest g = GenerationRequest.builder()
-                    .prompt("a red circle moving left")
-                    .baseModel(BuiltinModels.NAME)
-                    .motionModule("trained-a")
-                    .numFrames(4)
-                    .width(64)
-                    .height(64)
-                    .numInferenceSteps(2)
-                    .guidanceScale(7.5)
-                    .seed(Seed.of(42))
-                    .outputFormats(List.of("gif"))
-                    .fps(8)
-                    .build();
-            GenerationJob gj = GenerationJob.create(JobIds.newId(), Instant.now(), g);
-            producer.send(new ProducerRecord<>(Topics.GENERATE, gj.jobId(), Json.writeBytes(gj)))
-                    .get();
-            List<JobEvent> eg = events.awaitTerminal(gj.jobId(), Duration.ofSeconds(60));
-            assertEquals(JobEventType.SUCCEEDED, eg.get(eg.size() - 1).type(), "generation events: " + eg);
-        }
+        generate(GenerationRequest.builder().motionModule("trained-a"));
 
         // 3. checkpoints in S3: a partial newer one (no marker) and a corrupt one are passed over
         store.put(ca.stepPrefix(9) + TrainingCheckpoint.MOTION_MODULE, "half".getBytes(StandardCharsets.UTF_8));
@@ -282,6 +256,69 @@ class TrainerEndToEndTest {
         assertSameWeights(
                 download(ModelRegistry.fileKey(ModelKind.MOTION, "trained-a", TrainingCheckpoint.MOTION_MODULE)),
                 download(ModelRegistry.fileKey(ModelKind.MOTION, "trained-b", TrainingCheckpoint.MOTION_MODULE)));
+    }
+
+    @Test
+    void aMotionLoraIsTrainedRegisteredAndUsedByName() throws Exception {
+        String id = JobIds.newId();
+        TrainingRequest r = request("cam-pan", 2);
+        submit(
+                id,
+                new TrainingRequest(
+                        "motion-lora",
+                        r.datasetUri(),
+                        r.baseModel(),
+                        r.motionModule(),
+                        r.outputName(),
+                        2,
+                        1,
+                        1e-3,
+                        1e-2,
+                        1.0,
+                        4,
+                        1,
+                        64,
+                        0.1,
+                        2,
+                        2,
+                        Seed.of(3)));
+        List<JobEvent> e = events.awaitTerminal(id, Duration.ofSeconds(120));
+        assertEquals(JobEventType.SUCCEEDED, e.get(e.size() - 1).type(), "events: " + e);
+        ModelManifest m = registry.get(ModelKind.MOTION_LORA, "cam-pan");
+        assertEquals(TrainingCheckpoint.MOTION_LORA, m.files().get(0).path());
+        generate(GenerationRequest.builder()
+                .motionModule(BuiltinModels.NAME)
+                .motionLoras(List.of(new io.animatediff.common.protocol.LoraSpec("cam-pan", 1.0))));
+    }
+
+    /** Runs one tiny generation on a worker of this fleet and expects SUCCEEDED. */
+    static void generate(GenerationRequest.Builder b) throws Exception {
+        WorkerConfig wc =
+                WorkerConfig.defaults(kafka.bootstrapServers(), store.config(), Files.createTempDirectory(dir, "cache"))
+                        .toBuilder()
+                        .workerId("worker-test")
+                        .healthPort(-1)
+                        .topicPartitions(2)
+                        .warmup(false)
+                        .build();
+        try (Worker worker = Worker.start(wc, s3.newStore(BUCKET), true)) {
+            GenerationRequest g = b.prompt("a red circle moving left")
+                    .baseModel(BuiltinModels.NAME)
+                    .numFrames(4)
+                    .width(64)
+                    .height(64)
+                    .numInferenceSteps(2)
+                    .guidanceScale(7.5)
+                    .seed(Seed.of(42))
+                    .outputFormats(List.of("gif"))
+                    .fps(8)
+                    .build();
+            GenerationJob gj = GenerationJob.create(JobIds.newId(), Instant.now(), g);
+            producer.send(new ProducerRecord<>(Topics.GENERATE, gj.jobId(), Json.writeBytes(gj)))
+                    .get();
+            List<JobEvent> eg = events.awaitTerminal(gj.jobId(), Duration.ofSeconds(60));
+            assertEquals(JobEventType.SUCCEEDED, eg.get(eg.size() - 1).type(), "generation events: " + eg);
+        }
     }
 
     @Test
