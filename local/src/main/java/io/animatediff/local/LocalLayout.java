@@ -92,6 +92,14 @@ public record LocalLayout(Path projectRoot, Path stateDir) {
         return projectRoot.resolve("worker/target/lib");
     }
 
+    public Path trainerClasses() {
+        return projectRoot.resolve("trainer/target/classes");
+    }
+
+    public Path trainerLib() {
+        return projectRoot.resolve("trainer/target/lib");
+    }
+
     /** The {@code java} launcher of the running JVM. */
     public static String java() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();

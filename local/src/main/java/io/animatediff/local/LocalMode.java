@@ -7,6 +7,7 @@ import io.animatediff.common.store.StoreConfig;
 import io.animatediff.worker.BuiltinModels;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -20,7 +21,8 @@ import java.util.Optional;
 /**
  * The whole fleet on one machine, on loopback, each component a child process with its own log in
  * {@code <state>/logs/}: a KRaft Kafka broker, S3Proxy on a local folder, the built-in models
- * registered, the gateway ({@code quarkus-run.jar}) and one worker ({@code WorkerMain}).
+ * registered, the gateway ({@code quarkus-run.jar}), one worker ({@code WorkerMain}) and, when built,
+ * one trainer ({@code TrainerMain}).
  *
  * <p>An external Kafka or S3 from {@link LocalSettings} is used instead of starting one. {@link
  * #close()} (also run by a shutdown hook, so Ctrl-C works) stops the worker and gateway, then S3Proxy
@@ -29,6 +31,7 @@ import java.util.Optional;
 public final class LocalMode implements AutoCloseable {
     public static final String GATEWAY = "gateway";
     public static final String WORKER = "worker";
+    public static final String TRAINER = "trainer";
     public static final String REGISTRY = "model-registry";
     /** Heap of the gateway process. */
     public static final String GATEWAY_HEAP = "-Xmx512m";
@@ -130,6 +133,38 @@ public final class LocalMode implements AutoCloseable {
                 "GET " + workerReady + " answers 200",
                 Readiness.http200(workerReady));
         progress.println("worker   ready (log " + worker.log() + ")");
+        startTrainer(layout, progress);
+    }
+
+    /** The trainer process (TrainerMain), when built: it consumes animatediff.train. */
+    private void startTrainer(LocalLayout layout, PrintStream progress) throws ComponentException {
+        if (!Files.isDirectory(layout.trainerLib())) {
+            progress.println("trainer  not built (" + layout.trainerLib() + " missing: ./mvnw -pl trainer -am package);"
+                    + " training jobs stay queued");
+            return;
+        }
+        Map<String, String> env = commonEnv();
+        env.put("ANIMATEDIFF_TRAINER_ID", "local-trainer-1");
+        env.put(
+                "ANIMATEDIFF_TRAINER_WORK_DIR",
+                layout.stateDir().resolve("trainer").toString());
+        env.put("DJL_OFFLINE", "true");
+        ChildProcess p = ChildProcess.start(
+                TRAINER,
+                List.of(
+                        LocalLayout.java(),
+                        WORKER_HEAP,
+                        "-Dai.djl.offline=true",
+                        "-Dai.djl.pytorch.num_threads=" + Math.max(1, settings.workerThreads()),
+                        "-Dai.djl.pytorch.num_interop_threads=1",
+                        "-cp",
+                        layout.trainerClasses() + java.io.File.pathSeparator + layout.trainerLib() + "/*",
+                        "io.animatediff.trainer.TrainerMain"),
+                env,
+                layout.stateDir(),
+                layout.log(TRAINER));
+        adopt(services, p);
+        progress.println("trainer  started, consuming animatediff.train (log " + p.log() + ")");
     }
 
     private void registerBuiltinModels(LocalLayout layout) throws ComponentException {

@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
         name = "up",
         mixinStandardHelpOptions = true,
         description = {
-            "Run the fleet on this machine (Kafka, S3Proxy, gateway, worker) until Ctrl-C.",
+            "Run the fleet on this machine (Kafka, S3Proxy, gateway, worker, trainer) until Ctrl-C.",
             "Everything listens on loopback; the gateway URL and a fresh API key are printed.",
             "External services: set KAFKA_BOOTSTRAP_SERVERS and/or ANIMATEDIFF_S3_ENDPOINT,",
             "ANIMATEDIFF_S3_ACCESS_KEY, ANIMATEDIFF_S3_SECRET_KEY (and ANIMATEDIFF_S3_BUCKET) to use them instead."

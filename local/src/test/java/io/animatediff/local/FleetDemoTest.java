@@ -34,7 +34,10 @@ class FleetDemoTest {
                             + " package)");
         }
         try (LocalMode mode = LocalMode.start(TestLayouts.settings(state, true), System.out)) {
-            assertEquals(4, mode.processes().size(), "kafka, s3proxy, gateway and worker processes");
+            assertEquals(
+                    Files.isDirectory(layout.trainerLib()) ? 5 : 4,
+                    mode.processes().size(),
+                    "kafka, s3proxy, gateway, worker and (when built) trainer processes");
             FleetDemo.Result result = new FleetDemo(
                             mode.gatewayUrl(),
                             mode.apiKey(),

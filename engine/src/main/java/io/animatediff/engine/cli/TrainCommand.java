@@ -2,7 +2,7 @@ package io.animatediff.engine.cli;
 
 import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.pipeline.TorchRandom;
-import io.animatediff.engine.training.FolderDatasetSource;
+import io.animatediff.engine.training.DatasetSources;
 import io.animatediff.engine.training.MotionTrainer;
 import io.animatediff.engine.training.StepReport;
 import io.animatediff.engine.training.TrainingConfig;
@@ -35,8 +35,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(
             names = "--dataset",
             required = true,
-            paramLabel = "DIR",
-            description = "folder with clips.jsonl ({\"video\": relpath, \"caption\": ...} per line)")
+            paramLabel = "DIR|s3://BUCKET/PREFIX",
+            description = "folder or S3 prefix (ANIMATEDIFF_S3_* settings) with clips.jsonl"
+                    + " ({\"video\": relpath, \"caption\": ...} per line)")
     String dataset;
 
     @Option(
@@ -124,10 +125,6 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (dataset.startsWith("s3://")) {
-            throw new IllegalArgumentException("--dataset " + dataset + ": the CLI reads local folders; S3 datasets"
-                    + " are read by the trainer service (or copy the prefix to a folder first)");
-        }
         TrainingConfig.Builder b = TrainingConfig.builder()
                 .baseModel(model)
                 .motionModule(motionModule)
@@ -190,7 +187,7 @@ final class TrainCommand implements Callable<Integer> {
             }
         };
         long t0 = System.nanoTime();
-        try (MotionTrainer trainer = MotionTrainer.open(config, new FolderDatasetSource(Path.of(dataset)), listener)) {
+        try (MotionTrainer trainer = MotionTrainer.open(config, DatasetSources.open(dataset), listener)) {
             TrainingResult result = trainer.train();
             stderr.printf(
                     Locale.ROOT,

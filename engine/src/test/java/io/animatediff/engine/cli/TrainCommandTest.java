@@ -130,6 +130,6 @@ class TrainCommandTest {
                 "--out",
                 dir.toString());
         assertEquals(1, s3.exit());
-        assertTrue(s3.err().contains("the CLI reads local folders"), s3.err());
+        assertTrue(s3.err().contains("no reader for s3:// on the classpath"), s3.err());
     }
 }
