@@ -41,6 +41,7 @@ public final class LocalMode implements AutoCloseable {
     private final List<ChildProcess> infrastructure = new ArrayList<>();
     private final List<ChildProcess> services = new ArrayList<>();
     private final Thread shutdownHook;
+    private final Map<String, String> workerEnv = new HashMap<>();
     private String kafkaBootstrap;
     private StoreConfig store;
     private String apiKey;
@@ -57,7 +58,14 @@ public final class LocalMode implements AutoCloseable {
      * throws naming the component (its log tail in {@link ComponentException#report()}).
      */
     public static LocalMode start(LocalSettings settings, PrintStream progress) throws ComponentException {
+        return start(settings, progress, Map.of());
+    }
+
+    /** {@link #start(LocalSettings, PrintStream)} with extra environment for every worker process. */
+    public static LocalMode start(LocalSettings settings, PrintStream progress, Map<String, String> workerEnv)
+            throws ComponentException {
         LocalMode mode = new LocalMode(settings);
+        mode.workerEnv.putAll(workerEnv);
         Runtime.getRuntime().addShutdownHook(mode.shutdownHook);
         try {
             mode.startAll(progress);
@@ -111,7 +119,7 @@ public final class LocalMode implements AutoCloseable {
         int workerHealthPort = Ports.free();
         progress.println("services starting the gateway and a worker ...");
         ChildProcess gateway = startGateway(layout, gatewayPort);
-        ChildProcess worker = startWorker(layout, workerHealthPort);
+        ChildProcess worker = startWorker(layout, workerHealthPort, "local-worker-1", WORKER, layout.cacheDir());
         gatewayUrl = "http://" + Ports.LOOPBACK + ":" + gatewayPort;
         Readiness.await(
                 GATEWAY,
@@ -164,12 +172,14 @@ public final class LocalMode implements AutoCloseable {
         return p;
     }
 
-    private ChildProcess startWorker(LocalLayout layout, int healthPort) throws ComponentException {
+    private ChildProcess startWorker(LocalLayout layout, int healthPort, String workerId, String name, Path cacheDir)
+            throws ComponentException {
         Map<String, String> env = commonEnv();
-        env.put("ANIMATEDIFF_CACHE_DIR", layout.cacheDir().toString());
-        env.put("ANIMATEDIFF_WORKER_ID", "local-worker-1");
+        env.put("ANIMATEDIFF_CACHE_DIR", cacheDir.toString());
+        env.put("ANIMATEDIFF_WORKER_ID", workerId);
         env.put("ANIMATEDIFF_WORKER_HEALTH_PORT", Integer.toString(healthPort));
         env.put("DJL_OFFLINE", "true");
+        env.putAll(workerEnv);
         int threads = Math.max(1, settings.workerThreads());
         ChildProcess p = ChildProcess.start(
                 WORKER,
@@ -184,9 +194,41 @@ public final class LocalMode implements AutoCloseable {
                         "io.animatediff.worker.WorkerMain"),
                 env,
                 layout.stateDir(),
-                layout.log(WORKER));
+                layout.log(name));
         adopt(services, p);
         return p;
+    }
+
+    /**
+     * Starts one more worker process ({@code worker-<id>}, its own disk cache and log) and waits
+     * until it is ready; {@link FaultInjector} uses it to replace killed workers.
+     */
+    public ChildProcess addWorker(String workerId) throws ComponentException {
+        LocalLayout layout = settings.layout();
+        int healthPort = Ports.free();
+        String name = WORKER + "-" + workerId;
+        ChildProcess p = startWorker(
+                layout, healthPort, workerId, name, layout.cacheDir().resolve(workerId));
+        String ready = "http://" + Ports.LOOPBACK + ":" + healthPort + "/ready";
+        Readiness.await(
+                name, p, p.log(), settings.startupTimeout(), "GET " + ready + " answers 200", Readiness.http200(ready));
+        return p;
+    }
+
+    /** Worker settings added to every worker started from now on (e.g. max attempts, poll interval). */
+    public void workerEnvironment(Map<String, String> env) {
+        workerEnv.putAll(env);
+    }
+
+    /** Forgets a process that was stopped on purpose (fault injection), so {@link #firstDead()} skips it. */
+    public synchronized void forget(ChildProcess p) {
+        services.remove(p);
+        infrastructure.remove(p);
+    }
+
+    /** Adopts a replacement infrastructure process (a restarted broker or S3Proxy). */
+    synchronized void adoptInfrastructure(ChildProcess p) throws ComponentException {
+        adopt(infrastructure, p);
     }
 
     /** Owns a freshly spawned process; stops it at once when local mode is already shutting down. */
