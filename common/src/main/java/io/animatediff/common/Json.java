@@ -160,8 +160,20 @@ public final class Json {
                     .replaceAll("\\s*\\(start marker at \\[Source.*$", "")
                     .replaceAll("\\s*\\[Source.*$", "")
                     .replace('\n', ' ');
+            // a malformed value (e.g. NaN, Infinity, a truncated token): name the field being read
+            String field = "";
+            if (e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser parser) {
+                try {
+                    String name = parser.currentName();
+                    field = name == null ? "" : name;
+                } catch (IOException | RuntimeException ignored) {
+                    field = "";
+                }
+            }
             return new InvalidMessageException(
-                    "", "not valid JSON for " + what + at + ": " + problem + ": send one well-formed JSON object", e);
+                    field,
+                    "not valid JSON for " + what + at + ": " + problem + ": send one well-formed JSON object",
+                    e);
         }
         String path = path(jme);
         if (jme instanceof ValueInstantiationException && jme.getCause() != null) {
