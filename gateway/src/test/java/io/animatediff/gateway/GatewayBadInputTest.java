@@ -157,7 +157,7 @@ class GatewayBadInputTest {
                 }
                 case 10 -> {
                     boolean empty = r.nextBoolean();
-                    String v = empty ? "" : "x ".repeat(5000 + r.nextInt(100_000));
+                    String v = empty ? "" : "x ".repeat(2100 + r.nextInt(20_000));
                     out.add(mutate(empty ? "empty prompt" : "huge prompt", "prompt", b -> b.put("prompt", v)));
                 }
                 case 11 -> {
@@ -312,6 +312,39 @@ class GatewayBadInputTest {
         assertFalse(a.equals(b), a);
         given().header("Authorization", KEY).get("/v1/jobs/" + b).then().statusCode(403);
         given().header("Authorization", OTHER_KEY).get("/v1/jobs/" + b).then().statusCode(200);
+    }
+
+    @Test
+    void refusedUploadsLeaveNoPartialObjects() {
+        byte[] bytes = new byte[200_000];
+        new Random(11).nextBytes(bytes);
+        String[][] attempts = {
+            {"0".repeat(64), "mm.safetensors"}, // sha256 mismatch
+            {"nothex", "mm.safetensors"}, // malformed sha256
+            {null, "../../etc/passwd"}, // traversal in the file path
+            {null, "/abs.safetensors"},
+        };
+        for (String[] a : attempts) {
+            var req = given().header("Authorization", KEY)
+                    .contentType("application/octet-stream")
+                    .body(bytes);
+            if (a[0] != null) {
+                req = req.header("X-Sha256", a[0]);
+            }
+            Response res = req.post("/v1/models/motion/partial-motion?path=" + a[1]);
+            assertTrue(
+                    res.statusCode() >= 400 && res.statusCode() < 500,
+                    a[1] + " -> " + res.statusCode() + " " + res.asString());
+            assertTrue(String.valueOf(res.contentType()).startsWith("application/problem+json"), res.contentType());
+        }
+        try (ObjectStore store = InProcessS3.server.newStore(InProcessS3.BUCKET)) {
+            assertEquals(List.of(), store.list("models/motion/partial-motion/"), "objects left behind");
+            assertTrue(store.list("etc/").isEmpty());
+        }
+        given().header("Authorization", KEY)
+                .get("/v1/models/motion/partial-motion")
+                .then()
+                .statusCode(404);
     }
 
     private static String abbreviate(String s) {

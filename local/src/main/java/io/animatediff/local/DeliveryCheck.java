@@ -278,10 +278,32 @@ public final class DeliveryCheck {
 
     /** Distinct terminal outcomes per job on the job-events topic. */
     private Map<String, Set<String>> terminalOutcomes(Set<String> jobs) {
+        Map<String, Set<String>> out = new HashMap<>();
+        readEvents(kafkaBootstrap, jobs).forEach((id, events) -> {
+            for (JobEvent e : events) {
+                if (e.type() == JobEventType.SUCCEEDED
+                        || e.type() == JobEventType.FAILED
+                        || e.type() == JobEventType.CANCELLED) {
+                    List<String> res = new ArrayList<>();
+                    if (e.results() != null) {
+                        for (ResultObject o : e.results()) {
+                            res.add(o.key() + ":" + o.sha256());
+                        }
+                    }
+                    res.sort(null);
+                    out.computeIfAbsent(id, k -> new TreeSet<>()).add(e.type() + res.toString());
+                }
+            }
+        });
+        return out;
+    }
+
+    /** Every event of {@code jobs} on {@code animatediff.job-events}, in topic order per job. */
+    public static Map<String, List<JobEvent>> readEvents(String kafkaBootstrap, Set<String> jobs) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, kafkaBootstrap);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        Map<String, Set<String>> out = new HashMap<>();
+        Map<String, List<JobEvent>> out = new HashMap<>();
         try (KafkaConsumer<String, byte[]> c =
                 new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer())) {
             List<TopicPartition> parts = new ArrayList<>();
@@ -294,21 +316,8 @@ public final class DeliveryCheck {
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
             while (parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp)) && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(500))) {
-                    if (r.value() == null || !jobs.contains(r.key())) {
-                        continue;
-                    }
-                    JobEvent e = Json.read(r.value(), JobEvent.class);
-                    if (e.type() == JobEventType.SUCCEEDED
-                            || e.type() == JobEventType.FAILED
-                            || e.type() == JobEventType.CANCELLED) {
-                        List<String> res = new ArrayList<>();
-                        if (e.results() != null) {
-                            for (ResultObject o : e.results()) {
-                                res.add(o.key() + ":" + o.sha256());
-                            }
-                        }
-                        res.sort(null);
-                        out.computeIfAbsent(e.jobId(), k -> new TreeSet<>()).add(e.type() + res.toString());
+                    if (r.value() != null && jobs.contains(r.key())) {
+                        out.computeIfAbsent(r.key(), k -> new ArrayList<>()).add(Json.read(r.value(), JobEvent.class));
                     }
                 }
             }

@@ -118,7 +118,7 @@ public final class LocalMode implements AutoCloseable {
         int gatewayPort = settings.gatewayPort() > 0 ? settings.gatewayPort() : Ports.free();
         int workerHealthPort = Ports.free();
         progress.println("services starting the gateway and a worker ...");
-        ChildProcess gateway = startGateway(layout, gatewayPort);
+        ChildProcess gateway = startGateway(layout, gatewayPort, GATEWAY);
         ChildProcess worker = startWorker(layout, workerHealthPort, "local-worker-1", WORKER, layout.cacheDir());
         gatewayUrl = "http://" + Ports.LOOPBACK + ":" + gatewayPort;
         Readiness.await(
@@ -153,13 +153,13 @@ public final class LocalMode implements AutoCloseable {
         }
     }
 
-    private ChildProcess startGateway(LocalLayout layout, int port) throws ComponentException {
+    private ChildProcess startGateway(LocalLayout layout, int port, String name) throws ComponentException {
         Map<String, String> env = commonEnv();
         env.put("QUARKUS_HTTP_PORT", Integer.toString(port));
         env.put("QUARKUS_HTTP_HOST", Ports.LOOPBACK);
         env.put("ANIMATEDIFF_API_KEY_HASHES", Sha256.hex(apiKey.getBytes(StandardCharsets.UTF_8)));
         ChildProcess p = ChildProcess.start(
-                GATEWAY,
+                name,
                 List.of(
                         LocalLayout.java(),
                         GATEWAY_HEAP,
@@ -167,7 +167,7 @@ public final class LocalMode implements AutoCloseable {
                         layout.gatewayJar().toString()),
                 env,
                 layout.stateDir(),
-                layout.log(GATEWAY));
+                layout.log(name));
         adopt(services, p);
         return p;
     }
@@ -213,6 +213,25 @@ public final class LocalMode implements AutoCloseable {
         Readiness.await(
                 name, p, p.log(), settings.startupTimeout(), "GET " + ready + " answers 200", Readiness.http200(ready));
         return p;
+    }
+
+    /**
+     * Starts another gateway process (a second replica, or a restart when {@code port} is the
+     * port of one that was stopped) with the same Kafka, store and API key; returns its URL once
+     * it is ready. Its state view is folded from {@code animatediff.job-events} like the first's.
+     */
+    public String addGateway(String name, int port) throws ComponentException {
+        LocalLayout layout = settings.layout();
+        ChildProcess p = startGateway(layout, port, name);
+        String url = "http://" + Ports.LOOPBACK + ":" + port;
+        Readiness.await(
+                name,
+                p,
+                p.log(),
+                settings.startupTimeout(),
+                "GET " + url + "/q/health/ready answers 200",
+                Readiness.http200(url + "/q/health/ready"));
+        return url;
     }
 
     /** Worker settings added to every worker started from now on (e.g. max attempts, poll interval). */

@@ -64,6 +64,21 @@ public final class ResultUploader {
         return "results/" + jobId + "/";
     }
 
+    /**
+     * Deletes whatever an earlier attempt stored under {@code results/<jobId>/} (best effort: a
+     * failure is logged, the job still ends FAILED).
+     */
+    public void deleteResults(String jobId) {
+        try {
+            int n = store.deletePrefix(prefix(jobId));
+            if (n > 0) {
+                LOG.info("job {}: deleted {} result objects of an earlier attempt", jobId, n);
+            }
+        } catch (ObjectStoreException e) {
+            LOG.warn("job {}: could not delete the results of an earlier attempt: {}", jobId, e.getMessage());
+        }
+    }
+
     /** Encodes and uploads every requested format, in request order; returns what was stored. */
     public List<ResultObject> write(String jobId, AnimationResult result, List<OutputFormat> formats, double fps)
             throws IOException {
