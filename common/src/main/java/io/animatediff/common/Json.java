@@ -160,9 +160,11 @@ public final class Json {
                     .replaceAll("\\s*\\(start marker at \\[Source.*$", "")
                     .replaceAll("\\s*\\[Source.*$", "")
                     .replace('\n', ' ');
-            // a malformed value (e.g. NaN, Infinity, a truncated token): name the field being read
+            // a malformed value (e.g. NaN, Infinity): name the field being read; a body cut short is
+            // the whole body's problem
             String field = "";
-            if (e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser parser) {
+            if (!(e instanceof com.fasterxml.jackson.core.io.JsonEOFException)
+                    && e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser parser) {
                 try {
                     String name = parser.currentName();
                     field = name == null ? "" : name;

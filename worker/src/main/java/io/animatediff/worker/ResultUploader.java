@@ -65,6 +65,27 @@ public final class ResultUploader {
     }
 
     /**
+     * Deletes objects under {@code results/<jobId>/} that this result set does not hold: leftovers
+     * of an earlier attempt with other formats, or of a store that died mid-write (S3Proxy's
+     * filesystem backend leaves its temporary {@code <name>-<uuid>} file behind when killed), so
+     * the stored set is exactly the reported one. Best effort: a failure is logged.
+     */
+    private void prune(String jobId, List<ResultObject> keep) {
+        java.util.Set<String> wanted = new java.util.HashSet<>();
+        keep.forEach(r -> wanted.add(r.key()));
+        try {
+            for (var o : store.list(prefix(jobId))) {
+                if (!wanted.contains(o.key())) {
+                    store.delete(o.key());
+                    LOG.info("job {}: deleted {}, which is not part of its results", jobId, o.key());
+                }
+            }
+        } catch (ObjectStoreException e) {
+            LOG.warn("job {}: could not check {} for leftovers: {}", jobId, prefix(jobId), e.getMessage());
+        }
+    }
+
+    /**
      * Deletes whatever an earlier attempt stored under {@code results/<jobId>/} (best effort: a
      * failure is logged, the job still ends FAILED).
      */
@@ -119,6 +140,7 @@ public final class ResultUploader {
                                 "");
                 }
             }
+            prune(jobId, out);
             return out;
         } finally {
             ModelDiskCache.deleteTree(dir);
