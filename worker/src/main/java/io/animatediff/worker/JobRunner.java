@@ -72,8 +72,6 @@ public final class JobRunner {
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(JobRunner.class);
-    /** How long one attempt waits out an unreachable object store before it counts as failed. */
-    static final Duration STORAGE_PATIENCE = Duration.ofMinutes(2);
 
     private final WorkerConfig config;
     private final ModelResolver models;
@@ -199,7 +197,7 @@ public final class JobRunner {
      * {@link #execute} again, within the same attempt, while the object store is unreachable (its
      * manifests, models or results): an outage of the store is nobody's fault but the
      * infrastructure's, so it must not use up the job's attempts. Waits with backoff (0.5 s
-     * doubling to 5 s), a warning per wait naming the job, for up to {@link #STORAGE_PATIENCE};
+     * doubling to 5 s), a warning per wait naming the job, for up to the configured storage patience;
      * after that the failure takes the normal retry/DLQ path.
      */
     private List<ResultObject> executeWaitingOutStorage(GenerationJob job, JobControl control)
@@ -212,7 +210,7 @@ public final class JobRunner {
             } catch (JobFailedException e) {
                 long waited = System.nanoTime() - start;
                 if (e.code() != FailureCode.STORAGE_UNAVAILABLE
-                        || waited + wait.toNanos() > STORAGE_PATIENCE.toNanos()) {
+                        || waited + wait.toNanos() > config.storagePatience().toNanos()) {
                     throw e;
                 }
                 LOG.warn(
@@ -221,7 +219,7 @@ public final class JobRunner {
                         job.attempt(),
                         round,
                         waited / 1_000_000_000L,
-                        STORAGE_PATIENCE.toSeconds(),
+                        config.storagePatience().toSeconds(),
                         wait.toMillis(),
                         e.getMessage());
                 if (control.sleepUnlessAborted(wait)) {
