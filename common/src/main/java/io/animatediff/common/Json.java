@@ -160,8 +160,22 @@ public final class Json {
                     .replaceAll("\\s*\\(start marker at \\[Source.*$", "")
                     .replaceAll("\\s*\\[Source.*$", "")
                     .replace('\n', ' ');
+            // a malformed value (e.g. NaN, Infinity): name the field being read; a body cut short is
+            // the whole body's problem
+            String field = "";
+            if (!(e instanceof com.fasterxml.jackson.core.io.JsonEOFException)
+                    && e.getProcessor() instanceof com.fasterxml.jackson.core.JsonParser parser) {
+                try {
+                    String name = parser.currentName();
+                    field = name == null ? "" : name;
+                } catch (IOException | RuntimeException ignored) {
+                    field = "";
+                }
+            }
             return new InvalidMessageException(
-                    "", "not valid JSON for " + what + at + ": " + problem + ": send one well-formed JSON object", e);
+                    field,
+                    "not valid JSON for " + what + at + ": " + problem + ": send one well-formed JSON object",
+                    e);
         }
         String path = path(jme);
         if (jme instanceof ValueInstantiationException && jme.getCause() != null) {

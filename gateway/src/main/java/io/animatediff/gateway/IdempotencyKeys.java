@@ -24,7 +24,8 @@ import java.util.regex.Pattern;
  *
  * Any gateway replica that folded {@code animatediff.job-events} therefore knows, for a scope,
  * which job it produced and with which body, also after a restart and after compaction (the job id
- * is the record key). A job without an idempotency key gets a random UUID.
+ * is the record key). A job without an idempotency key gets a random UUID. Either id then gets its
+ * owner's tag appended ({@link JobOwners}).
  */
 public final class IdempotencyKeys {
     /** Longest accepted {@code Idempotency-Key}. */
@@ -32,7 +33,7 @@ public final class IdempotencyKeys {
 
     public static final String HEADER = "Idempotency-Key";
 
-    private static final Pattern ID = Pattern.compile("ik-([0-9a-f]{32})-([0-9a-f]{32})");
+    private static final Pattern ID = Pattern.compile("ik-([0-9a-f]{32})-([0-9a-f]{32})(?:-o[0-9a-f]{16})?");
 
     private IdempotencyKeys() {}
 

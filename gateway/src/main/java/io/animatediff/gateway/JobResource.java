@@ -28,11 +28,15 @@ public class JobResource {
     @Inject
     JobStateView view;
 
+    @Inject
+    Caller caller;
+
     @GET
     @Path("{id}")
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "A job's status, progress, result URLs (presigned) and failure")
     public String get(@PathParam("id") String id) {
+        JobOwners.checkAccess(id, caller.keyHash());
         return Json.write(jobs.get(id));
     }
 
@@ -43,7 +47,7 @@ public class JobResource {
             @QueryParam("status") String status,
             @QueryParam("page") @DefaultValue("0") int page,
             @QueryParam("size") @DefaultValue("20") int size) {
-        return Json.write(jobs.list(status, page, size));
+        return Json.write(jobs.list(status, page, size, caller.keyHash()));
     }
 
     @GET
@@ -53,6 +57,7 @@ public class JobResource {
             summary = "Server-Sent Events: one per state change (event = lower-case event type, data = the job"
                     + " view); ends after a terminal event")
     public Multi<OutboundSseEvent> events(@PathParam("id") String id, @Context Sse sse) {
+        JobOwners.checkAccess(id, caller.keyHash());
         jobs.state(id); // 404 before the stream starts
         return JobEventStream.of(view, id)
                 .map(s -> sse.newEventBuilder()
@@ -69,6 +74,7 @@ public class JobResource {
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Ask the workers to cancel a job: 202; 409 when it already ended; 404 when unknown")
     public Response cancel(@PathParam("id") String id, @QueryParam("reason") String reason) {
+        JobOwners.checkAccess(id, caller.keyHash());
         return Response.accepted(Json.write(jobs.cancel(id, reason)))
                 .type(MediaType.APPLICATION_JSON)
                 .build();

@@ -74,6 +74,11 @@ public final class JobService {
 
     /** {@code GET /v1/jobs?status=&page=&size=}: page counts from 0, newest first. */
     public JobList list(String status, int page, int size) {
+        return list(status, page, size, null);
+    }
+
+    /** {@link #list(String, int, int)} of the jobs submitted with the key of {@code ownerKeyHash} (null: all). */
+    public JobList list(String status, int page, int size, String ownerKeyHash) {
         Optional<JobStatus> filter = Optional.empty();
         if (status != null && !status.isBlank()) {
             filter = JobStatus.find(status.trim());
@@ -89,7 +94,9 @@ public final class JobService {
             throw ProblemException.badField(
                     "size", "size is " + size + ", allowed 1 to " + MAX_PAGE_SIZE + ": pass a size in that range");
         }
-        JobStateView.Page p = view.list(filter, page, size);
+        JobStateView.Page p = ownerKeyHash == null
+                ? view.list(filter, page, size)
+                : view.list(filter, page, size, st -> JobOwners.isOwnedBy(st.jobId(), ownerKeyHash));
         return new JobList(p.items().stream().map(this::toView).toList(), page, size, p.total());
     }
 

@@ -65,9 +65,14 @@ public final class JobStateView {
 
     /** Jobs in {@link #NEWEST_FIRST} order, optionally of one status; {@code page} counts from 0. */
     public Page list(Optional<JobStatus> status, int page, int size) {
+        return list(status, page, size, s -> true);
+    }
+
+    /** {@link #list(Optional, int, int)} of the jobs {@code visible} accepts only. */
+    public Page list(Optional<JobStatus> status, int page, int size, java.util.function.Predicate<JobState> visible) {
         List<JobState> all = new ArrayList<>();
         for (JobState s : states.values()) {
-            if (status.isEmpty() || s.status() == status.get()) {
+            if ((status.isEmpty() || s.status() == status.get()) && visible.test(s)) {
                 all.add(s);
             }
         }

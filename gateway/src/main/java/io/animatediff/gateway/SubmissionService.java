@@ -99,7 +99,7 @@ public final class SubmissionService {
         }
         List<Violation> warnings = Violation.warnings(violations);
         if (idempotencyKey == null) {
-            return publish(JobIds.newId(), request, warnings);
+            return publish(JobOwners.own(JobIds.newId(), apiKeyHash), request, warnings);
         }
         // 2. idempotency: the job id records the key's scope and the request's hash
         String scope = IdempotencyKeys.scope(apiKeyHash, IdempotencyKeys.check(idempotencyKey));
@@ -123,7 +123,7 @@ public final class SubmissionService {
             existing = view.findByIdempotencyScope(scope);
             Accepted a = existing.isPresent()
                     ? replay(existing.get().jobId(), requestHash, existing.get().status(), warnings)
-                    : publish(IdempotencyKeys.jobId(scope, requestHash), request, warnings);
+                    : publish(JobOwners.own(IdempotencyKeys.jobId(scope, requestHash), apiKeyHash), request, warnings);
             mine.done().complete(a);
             return a;
         } catch (RuntimeException e) {
@@ -142,7 +142,14 @@ public final class SubmissionService {
                             + " motion_module");
         }
         try {
-            return Json.readStrict(body, GenerationRequest.class);
+            GenerationRequest request = Json.readStrict(body, GenerationRequest.class);
+            if (request == null) {
+                throw ProblemException.badField(
+                        "",
+                        "the request body is JSON null: send a JSON object with at least prompt, base_model and"
+                                + " motion_module");
+            }
+            return request;
         } catch (InvalidMessageException e) {
             throw ProblemException.badRequest(
                     e.getMessage(), List.of(new Problem.FieldViolation(e.field(), e.problem())));

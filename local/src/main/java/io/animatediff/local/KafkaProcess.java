@@ -52,7 +52,7 @@ public final class KafkaProcess {
         } catch (IOException | RuntimeException e) {
             throw new ComponentException(COMPONENT, "cannot prepare " + dir + ": " + e.getMessage(), null);
         }
-        String classpath = layout.kafkaLib() + "/*";
+        String classpath = classpath(layout);
         ChildProcess.runToCompletion(
                 COMPONENT + "-format",
                 List.of(
@@ -71,6 +71,30 @@ public final class KafkaProcess {
                 dir,
                 layout.log(COMPONENT + "-format"),
                 timeout);
+        String bootstrap = Ports.LOOPBACK + ":" + brokerPort;
+        return launch(layout, bootstrap, timeout, owner, log);
+    }
+
+    /**
+     * Starts the broker again on its existing storage and {@code server.properties} (same ports,
+     * same data: a broker restart, as after a crash or an upgrade), and waits until it answers.
+     */
+    public static Started restart(LocalLayout layout, String bootstrap, Duration timeout, ProcessOwner owner)
+            throws ComponentException {
+        if (!Files.isRegularFile(layout.kafkaDir().resolve("server.properties"))) {
+            throw new ComponentException(
+                    COMPONENT, "cannot restart: " + layout.kafkaDir() + " holds no server.properties", null);
+        }
+        return launch(layout, bootstrap, timeout, owner, layout.log(COMPONENT + "-restarted"));
+    }
+
+    private static String classpath(LocalLayout layout) {
+        return layout.kafkaLib() + "/*";
+    }
+
+    private static Started launch(LocalLayout layout, String bootstrap, Duration timeout, ProcessOwner owner, Path log)
+            throws ComponentException {
+        Path dir = layout.kafkaDir();
         ChildProcess process = ChildProcess.start(
                 COMPONENT,
                 List.of(
@@ -79,14 +103,13 @@ public final class KafkaProcess {
                         "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
                         "-Dorg.slf4j.simpleLogger.showDateTime=true",
                         "-cp",
-                        classpath,
+                        classpath(layout),
                         "kafka.Kafka",
-                        props.toString()),
+                        dir.resolve("server.properties").toString()),
                 Map.of(),
                 dir,
                 log);
         owner.adopt(process);
-        String bootstrap = Ports.LOOPBACK + ":" + brokerPort;
         try {
             awaitReady(bootstrap, process, log, timeout);
         } catch (ComponentException e) {

@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "animatediff-fleet 0.1.0",
         description = "AnimateDiff text-to-video: the fleet on this machine (up, demo) and the engine in-process.",
-        subcommands = {UpCommand.class, FleetDemoCommand.class})
+        subcommands = {UpCommand.class, FleetDemoCommand.class, VerifyDeliveryCommand.class})
 public final class LocalCli implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -44,6 +44,7 @@ public final class LocalMode implements AutoCloseable {
     private final List<ChildProcess> infrastructure = new ArrayList<>();
     private final List<ChildProcess> services = new ArrayList<>();
     private final Thread shutdownHook;
+    private final Map<String, String> workerEnv = new HashMap<>();
     private String kafkaBootstrap;
     private StoreConfig store;
     private String apiKey;
@@ -60,7 +61,14 @@ public final class LocalMode implements AutoCloseable {
      * throws naming the component (its log tail in {@link ComponentException#report()}).
      */
     public static LocalMode start(LocalSettings settings, PrintStream progress) throws ComponentException {
+        return start(settings, progress, Map.of());
+    }
+
+    /** {@link #start(LocalSettings, PrintStream)} with extra environment for every worker process. */
+    public static LocalMode start(LocalSettings settings, PrintStream progress, Map<String, String> workerEnv)
+            throws ComponentException {
         LocalMode mode = new LocalMode(settings);
+        mode.workerEnv.putAll(workerEnv);
         Runtime.getRuntime().addShutdownHook(mode.shutdownHook);
         try {
             mode.startAll(progress);
@@ -113,8 +121,8 @@ public final class LocalMode implements AutoCloseable {
         int gatewayPort = settings.gatewayPort() > 0 ? settings.gatewayPort() : Ports.free();
         int workerHealthPort = Ports.free();
         progress.println("services starting the gateway and a worker ...");
-        ChildProcess gateway = startGateway(layout, gatewayPort);
-        ChildProcess worker = startWorker(layout, workerHealthPort);
+        ChildProcess gateway = startGateway(layout, gatewayPort, GATEWAY);
+        ChildProcess worker = startWorker(layout, workerHealthPort, "local-worker-1", WORKER, layout.cacheDir());
         gatewayUrl = "http://" + Ports.LOOPBACK + ":" + gatewayPort;
         Readiness.await(
                 GATEWAY,
@@ -180,13 +188,13 @@ public final class LocalMode implements AutoCloseable {
         }
     }
 
-    private ChildProcess startGateway(LocalLayout layout, int port) throws ComponentException {
+    private ChildProcess startGateway(LocalLayout layout, int port, String name) throws ComponentException {
         Map<String, String> env = commonEnv();
         env.put("QUARKUS_HTTP_PORT", Integer.toString(port));
         env.put("QUARKUS_HTTP_HOST", Ports.LOOPBACK);
         env.put("ANIMATEDIFF_API_KEY_HASHES", Sha256.hex(apiKey.getBytes(StandardCharsets.UTF_8)));
         ChildProcess p = ChildProcess.start(
-                GATEWAY,
+                name,
                 List.of(
                         LocalLayout.java(),
                         GATEWAY_HEAP,
@@ -194,17 +202,19 @@ public final class LocalMode implements AutoCloseable {
                         layout.gatewayJar().toString()),
                 env,
                 layout.stateDir(),
-                layout.log(GATEWAY));
+                layout.log(name));
         adopt(services, p);
         return p;
     }
 
-    private ChildProcess startWorker(LocalLayout layout, int healthPort) throws ComponentException {
+    private ChildProcess startWorker(LocalLayout layout, int healthPort, String workerId, String name, Path cacheDir)
+            throws ComponentException {
         Map<String, String> env = commonEnv();
-        env.put("ANIMATEDIFF_CACHE_DIR", layout.cacheDir().toString());
-        env.put("ANIMATEDIFF_WORKER_ID", "local-worker-1");
+        env.put("ANIMATEDIFF_CACHE_DIR", cacheDir.toString());
+        env.put("ANIMATEDIFF_WORKER_ID", workerId);
         env.put("ANIMATEDIFF_WORKER_HEALTH_PORT", Integer.toString(healthPort));
         env.put("DJL_OFFLINE", "true");
+        env.putAll(workerEnv);
         int threads = Math.max(1, settings.workerThreads());
         ChildProcess p = ChildProcess.start(
                 WORKER,
@@ -219,9 +229,60 @@ public final class LocalMode implements AutoCloseable {
                         "io.animatediff.worker.WorkerMain"),
                 env,
                 layout.stateDir(),
-                layout.log(WORKER));
+                layout.log(name));
         adopt(services, p);
         return p;
+    }
+
+    /**
+     * Starts one more worker process ({@code worker-<id>}, its own disk cache and log) and waits
+     * until it is ready; {@link FaultInjector} uses it to replace killed workers.
+     */
+    public ChildProcess addWorker(String workerId) throws ComponentException {
+        LocalLayout layout = settings.layout();
+        int healthPort = Ports.free();
+        String name = WORKER + "-" + workerId;
+        ChildProcess p = startWorker(
+                layout, healthPort, workerId, name, layout.cacheDir().resolve(workerId));
+        String ready = "http://" + Ports.LOOPBACK + ":" + healthPort + "/ready";
+        Readiness.await(
+                name, p, p.log(), settings.startupTimeout(), "GET " + ready + " answers 200", Readiness.http200(ready));
+        return p;
+    }
+
+    /**
+     * Starts another gateway process (a second replica, or a restart when {@code port} is the
+     * port of one that was stopped) with the same Kafka, store and API key; returns its URL once
+     * it is ready. Its state view is folded from {@code animatediff.job-events} like the first's.
+     */
+    public String addGateway(String name, int port) throws ComponentException {
+        LocalLayout layout = settings.layout();
+        ChildProcess p = startGateway(layout, port, name);
+        String url = "http://" + Ports.LOOPBACK + ":" + port;
+        Readiness.await(
+                name,
+                p,
+                p.log(),
+                settings.startupTimeout(),
+                "GET " + url + "/q/health/ready answers 200",
+                Readiness.http200(url + "/q/health/ready"));
+        return url;
+    }
+
+    /** Worker settings added to every worker started from now on (e.g. max attempts, poll interval). */
+    public void workerEnvironment(Map<String, String> env) {
+        workerEnv.putAll(env);
+    }
+
+    /** Forgets a process that was stopped on purpose (fault injection), so {@link #firstDead()} skips it. */
+    public synchronized void forget(ChildProcess p) {
+        services.remove(p);
+        infrastructure.remove(p);
+    }
+
+    /** Adopts a replacement infrastructure process (a restarted broker or S3Proxy). */
+    synchronized void adoptInfrastructure(ChildProcess p) throws ComponentException {
+        adopt(infrastructure, p);
     }
 
     /** Owns a freshly spawned process; stops it at once when local mode is already shutting down. */

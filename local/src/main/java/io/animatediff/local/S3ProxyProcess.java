@@ -51,6 +51,20 @@ public final class S3ProxyProcess {
         int port = Ports.free();
         String endpoint = "http://" + Ports.LOOPBACK + ":" + port;
         StoreConfig store = new StoreConfig(endpoint, "local-" + hex(6), hex(20), bucket, StoreConfig.DEFAULT_REGION);
+        return launch(layout, store, timeout, owner, layout.log(COMPONENT));
+    }
+
+    /**
+     * Starts S3Proxy again for an existing store (same port, credentials and folder), as after an
+     * outage, and waits until the bucket answers.
+     */
+    public static Started restart(LocalLayout layout, StoreConfig store, Duration timeout, ProcessOwner owner)
+            throws ComponentException {
+        return launch(layout, store, timeout, owner, layout.log(COMPONENT + "-restarted"));
+    }
+
+    private static Started launch(LocalLayout layout, StoreConfig store, Duration timeout, ProcessOwner owner, Path log)
+            throws ComponentException {
         Path conf = layout.stateDir().resolve("s3proxy.conf");
         Path logback = layout.stateDir().resolve("s3proxy-logback.xml");
         try {
@@ -60,7 +74,6 @@ public final class S3ProxyProcess {
         } catch (IOException e) {
             throw new ComponentException(COMPONENT, "cannot prepare " + layout.s3Dir() + ": " + e.getMessage(), null);
         }
-        Path log = layout.log(COMPONENT);
         ChildProcess process = ChildProcess.start(
                 COMPONENT,
                 List.of(

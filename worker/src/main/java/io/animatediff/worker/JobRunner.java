@@ -166,7 +166,7 @@ public final class JobRunner {
         }
         // 3.-7. run
         try {
-            List<ResultObject> results = execute(job, control);
+            List<ResultObject> results = executeWaitingOutStorage(job, control);
             events.publish(JobEvent.succeeded(id, clock.instant(), job.attempt(), config.workerId(), results));
             metrics.job(Outcome.SUCCEEDED);
             control.mark("succeeded");
@@ -210,6 +210,45 @@ public final class JobRunner {
                             FailureCode.OUT_OF_MEMORY,
                             "worker " + config.workerId() + " ran out of memory: lower width, height or num_frames"),
                     control);
+        }
+    }
+
+    /**
+     * {@link #execute} again, within the same attempt, while the object store is unreachable (its
+     * manifests, models or results): an outage of the store is nobody's fault but the
+     * infrastructure's, so it must not use up the job's attempts. Waits with backoff (0.5 s
+     * doubling to 5 s), a warning per wait naming the job, for up to the configured storage patience;
+     * after that the failure takes the normal retry/DLQ path.
+     */
+    private List<ResultObject> executeWaitingOutStorage(GenerationJob job, JobControl control)
+            throws InterruptedException {
+        long start = System.nanoTime();
+        Duration wait = Duration.ofMillis(500);
+        for (int round = 1; ; round++) {
+            try {
+                return execute(job, control);
+            } catch (JobFailedException e) {
+                long waited = System.nanoTime() - start;
+                if (e.code() != FailureCode.STORAGE_UNAVAILABLE
+                        || waited + wait.toNanos() > config.storagePatience().toNanos()) {
+                    throw e;
+                }
+                LOG.warn(
+                        "job {} attempt {}: storage unavailable (round {}, waited {} of {} s), trying again in {} ms: {}",
+                        job.jobId(),
+                        job.attempt(),
+                        round,
+                        waited / 1_000_000_000L,
+                        config.storagePatience().toSeconds(),
+                        wait.toMillis(),
+                        e.getMessage());
+                if (control.sleepUnlessAborted(wait)) {
+                    throw new JobControl.Aborted(control.abortReason());
+                }
+                wait = wait.multipliedBy(2).compareTo(Duration.ofSeconds(5)) > 0
+                        ? Duration.ofSeconds(5)
+                        : wait.multipliedBy(2);
+            }
         }
     }
 
@@ -485,6 +524,7 @@ public final class JobRunner {
                         failure.reason() + " (attempt " + job.attempt() + " of " + config.maxAttempts()
                                 + ", no retries left)")
                 : failure;
+        uploader.deleteResults(id); // an earlier attempt may have stored some: a FAILED job has none
         events.deadLetter(id, record.value(), last, job.attempt());
         events.publish(JobEvent.failed(id, clock.instant(), job.attempt(), config.workerId(), last));
         metrics.deadLetter();

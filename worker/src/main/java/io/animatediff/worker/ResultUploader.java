@@ -3,6 +3,7 @@ package io.animatediff.worker;
 import io.animatediff.common.protocol.OutputFormat;
 import io.animatediff.common.protocol.ResultObject;
 import io.animatediff.common.store.ObjectStore;
+import io.animatediff.common.store.ObjectStoreException;
 import io.animatediff.common.store.PutOptions;
 import io.animatediff.common.store.PutResult;
 import io.animatediff.engine.media.OutputType;
@@ -11,9 +12,12 @@ import io.animatediff.engine.pipeline.AnimationWriter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Encodes a result with the engine's {@link AnimationWriter} into a scratch folder and uploads it
@@ -30,17 +34,70 @@ import java.util.Objects;
  * objects (with the same bytes: the seed is fixed in the job).
  */
 public final class ResultUploader {
+    /** How long an upload waits out an unreachable store before the attempt fails. */
+    public static final Duration DEFAULT_PATIENCE = Duration.ofSeconds(90);
+
+    private static final Logger LOG = LoggerFactory.getLogger(ResultUploader.class);
+    private static final Duration FIRST_WAIT = Duration.ofMillis(500);
+    private static final Duration LONGEST_WAIT = Duration.ofSeconds(5);
+
     private final ObjectStore store;
     private final Path scratch;
+    private final Duration patience;
 
     public ResultUploader(ObjectStore store, Path scratch) {
+        this(store, scratch, DEFAULT_PATIENCE);
+    }
+
+    /**
+     * @param patience how long one object's upload keeps retrying a transient store failure
+     *     (connection refused, 5xx) with backoff before it fails the attempt
+     */
+    public ResultUploader(ObjectStore store, Path scratch, Duration patience) {
         this.store = Objects.requireNonNull(store, "store");
         this.scratch = Objects.requireNonNull(scratch, "scratch");
+        this.patience = Objects.requireNonNull(patience, "patience");
     }
 
     /** {@code results/<jobId>/}. */
     public static String prefix(String jobId) {
         return "results/" + jobId + "/";
+    }
+
+    /**
+     * Deletes objects under {@code results/<jobId>/} that this result set does not hold: leftovers
+     * of an earlier attempt with other formats, or of a store that died mid-write (S3Proxy's
+     * filesystem backend leaves its temporary {@code <name>-<uuid>} file behind when killed), so
+     * the stored set is exactly the reported one. Best effort: a failure is logged.
+     */
+    private void prune(String jobId, List<ResultObject> keep) {
+        java.util.Set<String> wanted = new java.util.HashSet<>();
+        keep.forEach(r -> wanted.add(r.key()));
+        try {
+            for (var o : store.list(prefix(jobId))) {
+                if (!wanted.contains(o.key())) {
+                    store.delete(o.key());
+                    LOG.info("job {}: deleted {}, which is not part of its results", jobId, o.key());
+                }
+            }
+        } catch (ObjectStoreException e) {
+            LOG.warn("job {}: could not check {} for leftovers: {}", jobId, prefix(jobId), e.getMessage());
+        }
+    }
+
+    /**
+     * Deletes whatever an earlier attempt stored under {@code results/<jobId>/} (best effort: a
+     * failure is logged, the job still ends FAILED).
+     */
+    public void deleteResults(String jobId) {
+        try {
+            int n = store.deletePrefix(prefix(jobId));
+            if (n > 0) {
+                LOG.info("job {}: deleted {} result objects of an earlier attempt", jobId, n);
+            }
+        } catch (ObjectStoreException e) {
+            LOG.warn("job {}: could not delete the results of an earlier attempt: {}", jobId, e.getMessage());
+        }
     }
 
     /** Encodes and uploads every requested format, in request order; returns what was stored. */
@@ -83,16 +140,63 @@ public final class ResultUploader {
                                 "");
                 }
             }
+            prune(jobId, out);
             return out;
         } finally {
             ModelDiskCache.deleteTree(dir);
         }
     }
 
+    /**
+     * A put that waits out a storage outage: transient failures are retried with exponential
+     * backoff (0.5 s doubling to 5 s) for up to {@link #patience}, each wait logged as a warning
+     * naming the job, the key and how long it has waited (and counted by the caller's metrics via
+     * the log); a permanent failure or an exhausted patience throws.
+     */
+    private PutResult putPatiently(String jobId, String key, Path file, OutputFormat f) {
+        long start = System.nanoTime();
+        Duration wait = FIRST_WAIT;
+        for (int attempt = 1; ; attempt++) {
+            try {
+                PutResult r = store.put(key, file, PutOptions.DEFAULT.withContentType(f.contentType()));
+                if (attempt > 1) {
+                    LOG.info(
+                            "job {}: storage is back, stored {} after {} attempts ({} ms)",
+                            jobId,
+                            key,
+                            attempt,
+                            (System.nanoTime() - start) / 1_000_000);
+                }
+                return r;
+            } catch (ObjectStoreException e) {
+                long waited = System.nanoTime() - start;
+                if (!e.isTransient() || waited + wait.toNanos() > patience.toNanos()) {
+                    throw e;
+                }
+                LOG.warn(
+                        "job {}: storage unavailable while writing {} (attempt {}, waited {} of {} s): {}; retrying in {} ms",
+                        jobId,
+                        key,
+                        attempt,
+                        waited / 1_000_000_000L,
+                        patience.toSeconds(),
+                        e.getMessage(),
+                        wait.toMillis());
+                try {
+                    Thread.sleep(wait.toMillis());
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+                wait = wait.multipliedBy(2).compareTo(LONGEST_WAIT) > 0 ? LONGEST_WAIT : wait.multipliedBy(2);
+            }
+        }
+    }
+
     private void upload(List<ResultObject> out, OutputFormat f, List<Path> files, String jobId, String sub) {
         for (Path file : files) {
             String key = prefix(jobId) + sub + file.getFileName();
-            PutResult r = store.put(key, file, PutOptions.DEFAULT.withContentType(f.contentType()));
+            PutResult r = putPatiently(jobId, key, file, f);
             out.add(new ResultObject(f.json(), key, r.size(), r.sha256()));
         }
     }

@@ -97,7 +97,7 @@ public final class Worker implements AutoCloseable {
         JobRunner runner = new JobRunner(
                 config,
                 resolver,
-                new ResultUploader(store, config.cacheDir().resolve("scratch")),
+                new ResultUploader(store, config.cacheDir().resolve("scratch"), config.storagePatience()),
                 events,
                 cancels::isCancelled,
                 metrics);

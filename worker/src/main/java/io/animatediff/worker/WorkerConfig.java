@@ -49,6 +49,9 @@ import java.util.function.Function;
  * @param warmup run a tiny forward pass before reporting ready ({@code ANIMATEDIFF_WORKER_WARMUP},
  *     default true)
  * @param limits request limits the shared validator enforces
+ * @param storagePatience how long one attempt waits out an unreachable object store before it
+ *     counts as failed ({@code ANIMATEDIFF_WORKER_STORAGE_PATIENCE_MS}, default 120000; 0: fail at
+ *     once)
  */
 public record WorkerConfig(
         String bootstrapServers,
@@ -67,7 +70,8 @@ public record WorkerConfig(
         int topicPartitions,
         short topicReplication,
         boolean warmup,
-        ValidationLimits limits) {
+        ValidationLimits limits,
+        Duration storagePatience) {
 
     public static final String ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS";
     public static final String ENV_CACHE_DIR = "ANIMATEDIFF_CACHE_DIR";
@@ -81,6 +85,7 @@ public record WorkerConfig(
     public static final String ENV_PARTITIONS = "ANIMATEDIFF_KAFKA_PARTITIONS";
     public static final String ENV_REPLICATION = "ANIMATEDIFF_KAFKA_REPLICATION";
     public static final String ENV_WARMUP = "ANIMATEDIFF_WORKER_WARMUP";
+    public static final String ENV_STORAGE_PATIENCE_MS = "ANIMATEDIFF_WORKER_STORAGE_PATIENCE_MS";
 
     public static final int DEFAULT_HEALTH_PORT = 8081;
     public static final int DEFAULT_MAX_ATTEMPTS = 3;
@@ -108,6 +113,7 @@ public record WorkerConfig(
         positive(pollTimeout, "pollTimeout");
         nonNegative(progressInterval, ENV_PROGRESS_INTERVAL_MS);
         nonNegative(retryBackoff, ENV_RETRY_BACKOFF_MS);
+        nonNegative(storagePatience, ENV_STORAGE_PATIENCE_MS);
         positive(cancelLookback, "cancelLookback");
         if (pollTimeout.compareTo(maxPollInterval) >= 0) {
             throw new IllegalArgumentException("poll timeout " + pollTimeout + " must be shorter than "
@@ -140,7 +146,8 @@ public record WorkerConfig(
                 6,
                 (short) 1,
                 true,
-                ValidationLimits.DEFAULTS);
+                ValidationLimits.DEFAULTS,
+                Duration.ofMinutes(2));
     }
 
     /** Reads system properties, then environment variables, then the defaults. */
@@ -183,7 +190,8 @@ public record WorkerConfig(
                 intValue(lookup, ENV_PARTITIONS, d.topicPartitions),
                 (short) intValue(lookup, ENV_REPLICATION, d.topicReplication),
                 bool(lookup, ENV_WARMUP, d.warmup),
-                d.limits);
+                d.limits,
+                millis(lookup, ENV_STORAGE_PATIENCE_MS, d.storagePatience));
     }
 
     /** {@code animatediff.worker.max-attempts} for {@code ANIMATEDIFF_WORKER_MAX_ATTEMPTS}. */
@@ -260,6 +268,7 @@ public record WorkerConfig(
         private short topicReplication;
         private boolean warmup;
         private ValidationLimits limits;
+        private Duration storagePatience;
 
         private Builder(WorkerConfig c) {
             bootstrapServers = c.bootstrapServers;
@@ -279,6 +288,7 @@ public record WorkerConfig(
             topicReplication = c.topicReplication;
             warmup = c.warmup;
             limits = c.limits;
+            storagePatience = c.storagePatience;
         }
 
         public Builder store(StoreConfig v) {
@@ -361,6 +371,11 @@ public record WorkerConfig(
             return this;
         }
 
+        public Builder storagePatience(Duration v) {
+            storagePatience = v;
+            return this;
+        }
+
         public WorkerConfig build() {
             return new WorkerConfig(
                     bootstrapServers,
@@ -379,7 +394,8 @@ public record WorkerConfig(
                     topicPartitions,
                     topicReplication,
                     warmup,
-                    limits);
+                    limits,
+                    storagePatience);
         }
     }
 

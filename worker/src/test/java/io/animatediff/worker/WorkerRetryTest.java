@@ -24,7 +24,8 @@ class WorkerRetryTest {
             S3ProxyServer gone = S3ProxyServer.startInMemory();
             ObjectStore down = new ObjectStore(gone.config(FleetFixture.BUCKET), RetryPolicy.NONE);
             gone.close(); // connection refused from now on
-            Worker worker = fleet.startWorker("w-down", b -> b.maxAttempts(3).warmup(false), down);
+            Worker worker = fleet.startWorker(
+                    "w-down", b -> b.maxAttempts(3).warmup(false).storagePatience(java.time.Duration.ZERO), down);
 
             GenerationJob job = fleet.submit(FleetFixture.tinyRequest().build());
             List<JobEvent> events = fleet.awaitTerminal(job.jobId());
