@@ -95,6 +95,7 @@ public class TrainingResource {
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "A training job's status, progress (step, loss, samples/s), results and failure")
     public String get(@PathParam("id") String id) {
+        JobOwners.checkAccess(id, caller.keyHash());
         return Json.write(jobs.get(id));
     }
 }

@@ -82,7 +82,7 @@ public final class TrainingSubmissionService {
         }
         List<Violation> warnings = Violation.warnings(violations);
         if (idempotencyKey == null) {
-            return publish(JobIds.newId(), request, warnings);
+            return publish(JobOwners.own(JobIds.newId(), apiKeyHash), request, warnings);
         }
         String scope = IdempotencyKeys.scope(apiKeyHash, IdempotencyKeys.check(idempotencyKey));
         String requestHash = Sha256.hex(Json.writeBytes(request)).substring(0, 32);
@@ -102,7 +102,7 @@ public final class TrainingSubmissionService {
             return new SubmissionService.Accepted(
                     existing.get().jobId(), existing.get().status(), warnings, true);
         }
-        return publish(IdempotencyKeys.jobId(scope, requestHash), request, warnings);
+        return publish(JobOwners.own(IdempotencyKeys.jobId(scope, requestHash), apiKeyHash), request, warnings);
     }
 
     private boolean unknownModel(TrainingRequest r, String field) {

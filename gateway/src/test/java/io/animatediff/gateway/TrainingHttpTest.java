@@ -98,6 +98,10 @@ class TrainingHttpTest {
                 .statusCode(200)
                 .body("job_id", equalTo(id))
                 .body("status", equalTo("QUEUED"));
+        given().header("Authorization", "Bearer other-key")
+                .get("/v1/trainings/" + id)
+                .then()
+                .statusCode(403);
     }
 
     @Test
