@@ -107,7 +107,9 @@ class FaultToleranceTest {
             // 2. a job longer than max.poll.interval.ms runs once
             ObjectNode longJob = DeliveryCheck.tinyJob(1000);
             longJob.put("num_frames", 16);
-            longJob.put("num_inference_steps", 120);
+            longJob.put("num_inference_steps", 150); // the validator's maximum
+            longJob.put("width", 96); // 2.25x the work of 64x64 per step: ~20 s here, > 2 x 4 s anywhere
+            longJob.put("height", 96);
             String longId = submit(mode, longJob);
             JsonNode longView = awaitTerminal(mode.gatewayUrl(), mode.apiKey(), longId);
             assertEquals("SUCCEEDED", longView.path("status").asText(), longView.toString());
