@@ -17,6 +17,8 @@ import picocli.CommandLine.Command;
             CreateTinyModelCommand.class,
             TrainCommand.class,
             BenchCommand.class,
+            EvaluateCommand.class,
+            WorldDatasetCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

@@ -1,0 +1,221 @@
+package io.animatediff.engine.world;
+
+import io.animatediff.engine.media.Frames;
+import io.animatediff.engine.media.GifWriter;
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+/**
+ * A seeded synthetic video world: one object (a {@link Shape} in a {@link Colour}) on a background of
+ * a {@link Domain}, moving one {@link Direction} at {@link #SPEED} pixels per frame, with a caption
+ * such as "a red circle moving left". The same seed gives the same clip, bit for bit.
+ */
+public final class MiniWorld {
+    /** Pixels per frame of a moving object. */
+    public static final int SPEED = 1;
+
+    public enum Shape {
+        CIRCLE,
+        SQUARE,
+        TRIANGLE;
+
+        /** Area over bounding-box area of the drawn shape: pi/4, 1 and 1/2. */
+        public double fillRatio() {
+            return switch (this) {
+                case CIRCLE -> Math.PI / 4;
+                case SQUARE -> 1.0;
+                case TRIANGLE -> 0.5;
+            };
+        }
+
+        public String word() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    public enum Colour {
+        RED(0xE02020),
+        GREEN(0x20B040),
+        BLUE(0x2040E0),
+        YELLOW(0xE0D020);
+
+        public final int rgb;
+
+        Colour(int rgb) {
+            this.rgb = rgb;
+        }
+
+        public String word() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    public enum Direction {
+        LEFT(-1, 0),
+        RIGHT(1, 0),
+        UP(0, -1),
+        DOWN(0, 1),
+        STILL(0, 0);
+
+        public final int dx;
+        public final int dy;
+
+        Direction(int dx, int dy) {
+            this.dx = dx;
+            this.dy = dy;
+        }
+
+        public String phrase() {
+            return this == STILL ? "standing still" : "moving " + name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /** The base domain (plain light grey, what the base model and motion module see) and the personalized one. */
+    public enum Domain {
+        BASE,
+        PERSONALIZED;
+
+        /** Background colour at (x, y): BASE plain grey; PERSONALIZED dark violet diagonal stripes. */
+        public int background(int x, int y) {
+            if (this == BASE) {
+                return 0xC8C8C8;
+            }
+            return ((x + y) / 3) % 2 == 0 ? 0x281E46 : 0x46326E;
+        }
+    }
+
+    /** What a clip shows: the prompt's attributes. */
+    public record Scene(Shape shape, Colour colour, Direction direction) {
+        public String caption() {
+            return "a " + colour.word() + " " + shape.word() + " " + direction.phrase();
+        }
+
+        /** Every scene of the world: shapes x colours x directions. */
+        public static List<Scene> all() {
+            List<Scene> out = new ArrayList<>();
+            for (Shape s : Shape.values()) {
+                for (Colour c : Colour.values()) {
+                    for (Direction d : Direction.values()) {
+                        out.add(new Scene(s, c, d));
+                    }
+                }
+            }
+            return out;
+        }
+    }
+
+    /** One rendered clip. */
+    public record Clip(Scene scene, Domain domain, Frames frames) {}
+
+    private MiniWorld() {}
+
+    /**
+     * Renders a clip: the object's size (a side of 8..11 px) and start are drawn from {@code seed} so
+     * that it stays inside the frame for all {@code count} frames.
+     */
+    public static Clip render(Scene scene, Domain domain, int count, int size, long seed) {
+        if (count < 1 || size < 16) {
+            throw new IllegalArgumentException(
+                    "mini world clips need >= 1 frame and a size >= 16 px, got " + count + " frames of " + size);
+        }
+        SplittableRandom rnd = new SplittableRandom(seed);
+        int side = 8 + rnd.nextInt(4);
+        int travel = SPEED * (count - 1);
+        int margin = 1;
+        int span = size - side - 2 * margin;
+        if (travel > span) {
+            throw new IllegalArgumentException("a " + size + " px frame cannot hold " + count + " frames of motion at "
+                    + SPEED + " px/frame: use fewer frames or a larger size");
+        }
+        int x0 = margin + startOffset(rnd, scene.direction().dx, span, travel);
+        int y0 = margin + startOffset(rnd, scene.direction().dy, span, travel);
+        int[] rgb = new int[count * size * size];
+        for (int f = 0; f < count; f++) {
+            int ox = x0 + scene.direction().dx * SPEED * f;
+            int oy = y0 + scene.direction().dy * SPEED * f;
+            int base = f * size * size;
+            for (int y = 0; y < size; y++) {
+                for (int x = 0; x < size; x++) {
+                    boolean inside = inside(scene.shape(), x - ox, y - oy, side);
+                    rgb[base + y * size + x] = inside ? scene.colour().rgb : domain.background(x, y);
+                }
+            }
+        }
+        return new Clip(scene, domain, new Frames(count, size, size, rgb, 8.0));
+    }
+
+    /** Start offset along one axis: room for the whole travel in the moving direction. */
+    private static int startOffset(SplittableRandom rnd, int dir, int span, int travel) {
+        if (dir > 0) {
+            return rnd.nextInt(span - travel + 1);
+        }
+        if (dir < 0) {
+            return travel + rnd.nextInt(span - travel + 1);
+        }
+        return rnd.nextInt(span + 1);
+    }
+
+    /** Is (u, v), relative to the top-left corner of the object's box of side {@code s}, inside the shape? */
+    static boolean inside(Shape shape, int u, int v, int s) {
+        if (u < 0 || v < 0 || u >= s || v >= s) {
+            return false;
+        }
+        double cx = u + 0.5 - s / 2.0;
+        double cy = v + 0.5 - s / 2.0;
+        return switch (shape) {
+            case SQUARE -> true;
+            case CIRCLE -> cx * cx + cy * cy <= (s / 2.0) * (s / 2.0);
+            // apex at the top centre, base along the bottom: half the box
+            case TRIANGLE -> Math.abs(cx) <= (v + 0.5) / 2.0;
+        };
+    }
+
+    /**
+     * Writes {@code n} clips of {@code domain} (scenes cycled in order, seeds from {@code seed}) as
+     * animated GIFs with a {@code clips.jsonl} — the trainer's dataset format — and returns them.
+     */
+    public static List<Clip> writeDataset(Path dir, int n, int count, int size, Domain domain, long seed)
+            throws IOException {
+        Files.createDirectories(dir.resolve("videos"));
+        List<Scene> scenes = Scene.all();
+        List<Clip> clips = new ArrayList<>();
+        try (Writer jsonl = Files.newBufferedWriter(dir.resolve("clips.jsonl"), StandardCharsets.UTF_8)) {
+            for (int i = 0; i < n; i++) {
+                Clip clip = render(scenes.get(i % scenes.size()), domain, count, size, seed + i);
+                String video = String.format(Locale.ROOT, "videos/clip-%05d.gif", i);
+                GifWriter.write(clip.frames(), dir.resolve(video), 0);
+                jsonl.write("{\"video\": \"" + video + "\", \"caption\": \""
+                        + clip.scene().caption() + "\"}\n");
+                clips.add(clip);
+            }
+        }
+        return clips;
+    }
+
+    /** The same frames in a random order (Fisher-Yates from {@code rnd}): a clip without its motion. */
+    public static Frames shuffled(Frames f, SplittableRandom rnd) {
+        int px = f.width() * f.height();
+        int[] order = new int[f.count()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        for (int i = order.length - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            int t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
+        int[] rgb = new int[f.rgb().length];
+        for (int i = 0; i < order.length; i++) {
+            System.arraycopy(f.rgb(), order[i] * px, rgb, i * px, px);
+        }
+        return new Frames(f.count(), f.width(), f.height(), rgb, f.fps());
+    }
+}

@@ -1,0 +1,66 @@
+package io.animatediff.engine.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.animatediff.engine.config.MotionModuleConfig;
+import io.animatediff.engine.model.TinyModels;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code evaluate}: the reference rows' numbers, JSON lines, a generated row, clear errors. */
+class EvaluateCommandTest {
+
+    @Test
+    void referenceRowsAsJsonLines() {
+        MainTest.Result r = MainTest.run("evaluate", "--json", "--clips", "10");
+        assertEquals(0, r.exit(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals(3, lines.size(), r.out());
+        assertEquals(
+                "{\"row\": \"world clips, base domain\", \"clips\": 10, \"motion_accuracy\": 1.0000,"
+                        + " \"personalized_frames\": 0.0000, \"temporal_consistency\": 1.0000,"
+                        + " \"colour_accuracy\": 1.0000, \"shape_accuracy\": 1.0000}",
+                lines.get(0));
+        assertTrue(lines.get(1).contains("\"personalized_frames\": 1.0000"), lines.get(1));
+        assertTrue(lines.get(2).startsWith("{\"row\": \"world clips, frames shuffled\""), lines.get(2));
+        assertTrue(
+                !lines.get(2).contains("\"motion_accuracy\": 1.0000"),
+                "shuffled frames lose the motion: " + lines.get(2));
+    }
+
+    @Test
+    void aGeneratedRowOnTheTinyModel(@TempDir Path dir) throws Exception {
+        Path base = dir.resolve("base");
+        Path motion = dir.resolve("motion.safetensors");
+        TinyModels.writeBaseModel(base, 0);
+        TinyModels.writeMotionModule(motion, MotionModuleConfig.tiny(false), 100, true);
+        MainTest.Result r = MainTest.run(
+                "evaluate", "--clips", "2", "--steps", "2", "--size", "32", "--row", "tiny=" + base + ":" + motion);
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("tiny ")), r.out());
+        assertTrue(r.out().contains("motion chance level: 20%"), r.out());
+    }
+
+    @Test
+    void aBadRowSaysWhatToGive() {
+        MainTest.Result r = MainTest.run("evaluate", "--row", "nothing");
+        assertEquals(1, r.exit());
+        assertTrue(r.err().contains("expected NAME=MODEL_DIR:MOTION_FILE"), r.err());
+        MainTest.Result missing = MainTest.run("evaluate", "--row", "x=/no/such/dir:/no/such.safetensors");
+        assertTrue(missing.err().contains("does not exist"), missing.err());
+    }
+
+    @Test
+    void worldDatasetWritesTheTrainersFormat(@TempDir Path dir) throws Exception {
+        MainTest.Result r =
+                MainTest.run("world-dataset", "--out", dir.toString(), "--clips", "3", "--domain", "personalized");
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(
+                3, java.nio.file.Files.readAllLines(dir.resolve("clips.jsonl")).size());
+        MainTest.Result bad = MainTest.run("world-dataset", "--out", dir.toString(), "--domain", "mars");
+        assertTrue(bad.err().contains("use base or personalized"), bad.err());
+    }
+}

@@ -1,0 +1,103 @@
+package io.animatediff.engine.world;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.animatediff.engine.media.Frames;
+import io.animatediff.engine.media.GifReader;
+import io.animatediff.engine.world.MiniWorld.Clip;
+import io.animatediff.engine.world.MiniWorld.Colour;
+import io.animatediff.engine.world.MiniWorld.Direction;
+import io.animatediff.engine.world.MiniWorld.Domain;
+import io.animatediff.engine.world.MiniWorld.Scene;
+import io.animatediff.engine.world.MiniWorld.Shape;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The world renders what its captions say, and the metrics read exactly that back. */
+class MiniWorldTest {
+    private static final int FRAMES = 8;
+    private static final int SIZE = 32;
+
+    @Test
+    void captionsAndDeterminism() {
+        Scene s = new Scene(Shape.CIRCLE, Colour.RED, Direction.LEFT);
+        assertEquals("a red circle moving left", s.caption());
+        assertEquals("a blue square standing still", new Scene(Shape.SQUARE, Colour.BLUE, Direction.STILL).caption());
+        assertEquals(60, Scene.all().size(), "3 shapes x 4 colours x 5 directions");
+        Frames a = MiniWorld.render(s, Domain.BASE, FRAMES, SIZE, 42).frames();
+        Frames b = MiniWorld.render(s, Domain.BASE, FRAMES, SIZE, 42).frames();
+        Frames c = MiniWorld.render(s, Domain.BASE, FRAMES, SIZE, 43).frames();
+        assertArrayEquals(a.rgb(), b.rgb(), "same seed, same clip");
+        assertTrue(!java.util.Arrays.equals(a.rgb(), c.rgb()), "another seed moves or resizes the object");
+    }
+
+    @Test
+    void metricsReadEveryGroundTruthClipCorrectly() {
+        for (Domain domain : Domain.values()) {
+            List<Scene> scenes = Scene.all();
+            List<Frames> clips = new ArrayList<>();
+            for (int i = 0; i < scenes.size(); i++) {
+                Clip clip = MiniWorld.render(scenes.get(i), domain, FRAMES, SIZE, 100 + i);
+                WorldMetrics.ClipReading r = WorldMetrics.read(clip.frames());
+                Scene s = scenes.get(i);
+                assertEquals(s.direction(), r.direction(), s.caption() + " in " + domain);
+                assertEquals(s.colour(), r.colour(), s.caption() + " in " + domain);
+                assertEquals(s.shape(), r.shape(), s.caption() + " in " + domain);
+                assertEquals(domain, WorldMetrics.domain(r), s.caption());
+                clips.add(clip.frames());
+            }
+            WorldMetrics.Row row = WorldMetrics.row("truth " + domain, scenes, clips);
+            assertEquals(1.0, row.motionAccuracy());
+            assertEquals(domain == Domain.PERSONALIZED ? 1.0 : 0.0, row.personalizedFrames());
+            assertEquals(1.0, row.temporalConsistency());
+            assertEquals(1.0, row.colourAccuracy());
+            assertEquals(1.0, row.shapeAccuracy());
+        }
+    }
+
+    @Test
+    void shuffledFramesLoseTheMotionButKeepTheRest() {
+        List<Scene> moving = Scene.all().stream()
+                .filter(s -> s.direction() != Direction.STILL)
+                .toList();
+        List<Frames> shuffled = new ArrayList<>();
+        SplittableRandom rnd = new SplittableRandom(7);
+        for (int i = 0; i < moving.size(); i++) {
+            Frames f = MiniWorld.render(moving.get(i), Domain.BASE, FRAMES, SIZE, 200 + i)
+                    .frames();
+            shuffled.add(MiniWorld.shuffled(f, rnd));
+        }
+        WorldMetrics.Row row = WorldMetrics.row("shuffled", moving, shuffled);
+        // the first and last frames are now random positions along the path: the direction is a coin
+        // toss between the right one, its opposite and "still"
+        assertTrue(row.motionAccuracy() < 0.6, "motion accuracy of shuffled clips: " + row.motionAccuracy());
+        assertEquals(1.0, row.colourAccuracy());
+        assertEquals(1.0, row.shapeAccuracy());
+    }
+
+    @Test
+    void aDatasetInTheTrainersFormat(@TempDir Path dir) throws Exception {
+        List<Clip> clips = MiniWorld.writeDataset(dir, 6, FRAMES, SIZE, Domain.PERSONALIZED, 9);
+        List<String> lines = Files.readAllLines(dir.resolve("clips.jsonl"));
+        assertEquals(6, lines.size());
+        assertEquals("{\"video\": \"videos/clip-00000.gif\", \"caption\": \"a red circle moving left\"}", lines.get(0));
+        Frames back = GifReader.read(dir.resolve("videos/clip-00003.gif"));
+        assertArrayEquals(clips.get(3).frames().rgb(), back.rgb(), "a GIF holds the few colours exactly");
+    }
+
+    @Test
+    void framesThatCannotHoldTheMotionAreRefused() {
+        Scene s = new Scene(Shape.SQUARE, Colour.GREEN, Direction.RIGHT);
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> MiniWorld.render(s, Domain.BASE, 40, SIZE, 1));
+        assertTrue(e.getMessage().contains("use fewer frames or a larger size"), e.getMessage());
+    }
+}
