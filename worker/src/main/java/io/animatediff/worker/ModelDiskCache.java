@@ -14,7 +14,13 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.Comparator;
+import java.util.Deque;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
@@ -35,17 +41,65 @@ import java.util.stream.Stream;
  * model re-registered under the same name with other files gets a new folder. Blobs found on disk
  * from an earlier run are re-hashed once per process before first use. Several workers may share
  * the folder: every step is an atomic rename and the loser of a race discards its copy.
+ *
+ * <p>Budget ({@value #ENV_MAX_BYTES}, bytes of blobs; 0 = unlimited): after a download pushes the
+ * blobs over it, model folders are evicted least recently used first (a folder's modification time
+ * is its last use), then every blob no folder links any more. The {@value #PINNED} folders used most
+ * recently by this process are never evicted, so the models of the job being prepared (base, motion
+ * module, LoRAs) stay on disk until it has loaded them. Budgets assume hard links (on a file system
+ * without them, folders hold copies that the budget does not count).
  */
 public final class ModelDiskCache {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ModelDiskCache.class);
     private final Path root;
     private final ModelRegistry registry;
     private final WorkerMetrics metrics;
     private final Set<String> verified = ConcurrentHashMap.newKeySet();
+    /** Environment variable of the disk budget in bytes (0 or unset: unlimited). */
+    public static final String ENV_MAX_BYTES = "ANIMATEDIFF_DISK_CACHE_BYTES";
+    /** Most recently used folders that eviction never touches: one job's models fit. */
+    static final int PINNED = 24;
+
+    private final long maxBytes;
+    private final int pinned;
+    private final Deque<Path> recent = new ArrayDeque<>();
 
     public ModelDiskCache(Path root, ModelRegistry registry, WorkerMetrics metrics) {
+        this(root, registry, metrics, 0);
+    }
+
+    /** {@code maxBytes}: budget of the blobs, 0 = unlimited. */
+    public ModelDiskCache(Path root, ModelRegistry registry, WorkerMetrics metrics, long maxBytes) {
+        this(root, registry, metrics, maxBytes, PINNED);
+    }
+
+    ModelDiskCache(Path root, ModelRegistry registry, WorkerMetrics metrics, long maxBytes, int pinned) {
+        if (maxBytes < 0) {
+            throw new IllegalArgumentException(ENV_MAX_BYTES + " must be >= 0 bytes (0 = unlimited), got " + maxBytes);
+        }
         this.root = root.toAbsolutePath();
         this.registry = Objects.requireNonNull(registry, "registry");
         this.metrics = Objects.requireNonNull(metrics, "metrics");
+        this.maxBytes = maxBytes;
+        this.pinned = pinned;
+    }
+
+    /** The budget from {@value #ENV_MAX_BYTES}: a plain number of bytes; unset or blank = unlimited. */
+    public static long budgetFrom(Map<String, String> env) {
+        String v = env.get(ENV_MAX_BYTES);
+        if (v == null || v.isBlank()) {
+            return 0;
+        }
+        try {
+            long b = Long.parseLong(v.trim());
+            if (b < 0) {
+                throw new NumberFormatException("negative");
+            }
+            return b;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(ENV_MAX_BYTES + "='" + v
+                    + "' is not a number of bytes >= 0: e.g. 53687091200 for 50 GiB," + " 0 or unset for no limit");
+        }
     }
 
     public Path root() {
@@ -72,6 +126,7 @@ public final class ModelDiskCache {
         try {
             if (Files.isDirectory(dir) && intact(m, dir)) {
                 m.files().forEach(f -> metrics.diskCacheHit());
+                used(dir);
                 return dir;
             }
             deleteTree(dir);
@@ -90,6 +145,8 @@ public final class ModelDiskCache {
             } finally {
                 deleteTree(tmp);
             }
+            used(dir);
+            evictOverBudget();
             return dir;
         } catch (IOException e) {
             throw new UncheckedIOException(
@@ -97,6 +154,95 @@ public final class ModelDiskCache {
                             + e.getMessage() + ": check free space and permissions of "
                             + WorkerConfig.ENV_CACHE_DIR,
                     e);
+        }
+    }
+
+    /** Marks a folder as just used: its modification time, and the pinned list. */
+    private synchronized void used(Path dir) throws IOException {
+        Files.setLastModifiedTime(dir, FileTime.from(Instant.now()));
+        recent.remove(dir);
+        recent.addFirst(dir);
+        while (recent.size() > pinned) {
+            recent.removeLast();
+        }
+    }
+
+    /** Bytes of the blobs on disk. */
+    public long blobBytes() throws IOException {
+        Path blobs = root.resolve("blobs");
+        if (!Files.isDirectory(blobs)) {
+            return 0;
+        }
+        long total = 0;
+        try (Stream<Path> list = Files.list(blobs)) {
+            for (Path b : list.filter(Files::isRegularFile).toList()) {
+                total += Files.size(b);
+            }
+        }
+        return total;
+    }
+
+    /**
+     * Evicts least recently used, unpinned model folders while the blobs exceed the budget; returns
+     * the bytes freed.
+     */
+    synchronized long evictOverBudget() throws IOException {
+        if (maxBytes == 0 || blobBytes() <= maxBytes) {
+            return 0;
+        }
+        Path models = root.resolve("models");
+        List<Path> folders;
+        try (Stream<Path> walk = Files.walk(models, 2)) {
+            folders = walk.filter(p -> models.relativize(p).getNameCount() == 2)
+                    .filter(Files::isDirectory)
+                    .filter(p -> !p.getFileName().toString().startsWith("."))
+                    .filter(p -> !recent.contains(p))
+                    .sorted(Comparator.comparing(ModelDiskCache::lastUse))
+                    .toList();
+        }
+        long freed = 0;
+        for (Path folder : folders) {
+            if (blobBytes() <= maxBytes) {
+                break;
+            }
+            deleteTree(folder);
+            long bytes = deleteUnlinkedBlobs();
+            freed += bytes;
+            metrics.diskCacheEviction(bytes);
+        }
+        if (blobBytes() > maxBytes) {
+            LOG.warn(
+                    "disk cache {} holds {} bytes of models in use, over its budget {} ({}): raise the budget",
+                    root,
+                    blobBytes(),
+                    maxBytes,
+                    ENV_MAX_BYTES);
+        }
+        return freed;
+    }
+
+    /** Deletes blobs that no model folder links any more (link count 1); returns their bytes. */
+    private long deleteUnlinkedBlobs() throws IOException {
+        long freed = 0;
+        try (Stream<Path> list = Files.list(root.resolve("blobs"))) {
+            for (Path b : list.filter(Files::isRegularFile).toList()) {
+                Object links = Files.getAttribute(b, "unix:nlink");
+                if (links instanceof Integer n && n == 1) {
+                    long size = Files.size(b);
+                    Files.deleteIfExists(b);
+                    verified.remove(b.getFileName().toString());
+                    freed += size;
+                }
+            }
+        }
+        return freed;
+    }
+
+    private static FileTime lastUse(Path p) {
+        try {
+            return Files.getLastModifiedTime(p);
+        } catch (IOException e) {
+            return FileTime.fromMillis(0);
         }
     }
 

@@ -92,7 +92,7 @@ public final class Worker implements AutoCloseable {
         ModelRegistry registry = new ModelRegistry(store);
         resolver = new ModelResolver(
                 registry,
-                new ModelDiskCache(config.cacheDir(), registry, metrics),
+                new ModelDiskCache(config.cacheDir(), registry, metrics, ModelDiskCache.budgetFrom(System.getenv())),
                 new ModelMemoryCache<ModelResolver.Key, AnimateDiffModel>(config.modelCacheBytes(), metrics));
         JobRunner runner = new JobRunner(
                 config,

@@ -37,6 +37,8 @@ public final class WorkerMetrics {
     private final LongAdder diskCacheHits = new LongAdder();
     private final LongAdder diskCacheMisses = new LongAdder();
     private final LongAdder downloadedBytes = new LongAdder();
+    private final LongAdder diskCacheEvictions = new LongAdder();
+    private final LongAdder diskCacheEvictedBytes = new LongAdder();
     private final LongAdder deadLettered = new LongAdder();
     private final LongAdder poisonMessages = new LongAdder();
     private final Map<Outcome, LongAdder> jobs = new ConcurrentHashMap<>();
@@ -156,6 +158,16 @@ public final class WorkerMetrics {
         return modelCacheEvictions.sum();
     }
 
+    /** A model folder (and the blobs only it used) removed from the disk cache to keep to its budget. */
+    public void diskCacheEviction(long bytes) {
+        diskCacheEvictions.increment();
+        diskCacheEvictedBytes.add(bytes);
+    }
+
+    public long diskCacheEvictions() {
+        return diskCacheEvictions.sum();
+    }
+
     public long diskCacheHits() {
         return diskCacheHits.sum();
     }
@@ -213,6 +225,16 @@ public final class WorkerMetrics {
                 "Model files downloaded into the disk cache",
                 diskCacheMisses.sum());
         counter(sb, "animatediff_worker_downloaded_bytes_total", "Model bytes downloaded", downloadedBytes.sum());
+        counter(
+                sb,
+                "animatediff_worker_disk_cache_evictions_total",
+                "Model folders evicted from the disk cache (least recently used first)",
+                diskCacheEvictions.sum());
+        counter(
+                sb,
+                "animatediff_worker_disk_cache_evicted_bytes_total",
+                "Blob bytes freed by disk-cache evictions",
+                diskCacheEvictedBytes.sum());
         sb.append("# HELP animatediff_worker_jobs_total Dequeued jobs by outcome\n");
         sb.append("# TYPE animatediff_worker_jobs_total counter\n");
         for (Outcome o : Outcome.values()) {

@@ -64,6 +64,56 @@ class ModelDiskCacheTest {
         s3.close();
     }
 
+    private ModelManifest motionOf(String name, int bytes, byte fill) throws Exception {
+        byte[] data = new byte[bytes];
+        java.util.Arrays.fill(data, fill);
+        Path f = Files.write(tmp.resolve(name + ".safetensors"), data);
+        return registry.register(
+                ModelKind.MOTION,
+                name,
+                ModelFormat.MOTION_SAFETENSORS,
+                List.of(LocalModelFile.of("mm.safetensors", f)),
+                Map.of());
+    }
+
+    @Test
+    void evictsTheLeastRecentlyUsedModelsOverItsBudget() throws Exception {
+        WorkerMetrics metrics = new WorkerMetrics();
+        // budget 2500 bytes, the most recently used folder pinned
+        ModelDiskCache cache = new ModelDiskCache(tmp.resolve("cache"), registry, metrics, 2500, 1);
+        ModelManifest a = motionOf("mm-a", 1000, (byte) 1);
+        ModelManifest b = motionOf("mm-b", 1000, (byte) 2);
+        ModelManifest c = motionOf("mm-c", 1000, (byte) 3);
+        Path dirA = cache.materialize(a);
+        Thread.sleep(20);
+        Path dirB = cache.materialize(b);
+        Thread.sleep(20);
+        assertEquals(dirA, cache.materialize(a), "a used again: b is now the least recently used");
+        Thread.sleep(20);
+        assertEquals(2000, cache.blobBytes());
+        assertEquals(0, metrics.diskCacheEvictions());
+        Path dirC = cache.materialize(c); // 3000 > 2500: evict b
+        assertFalse(Files.exists(dirB), "least recently used folder evicted");
+        assertTrue(Files.isDirectory(dirA));
+        assertTrue(Files.isDirectory(dirC));
+        assertEquals(2000, cache.blobBytes(), "b's blob went with its folder");
+        assertEquals(1, metrics.diskCacheEvictions());
+        assertTrue(metrics.prometheus().contains("animatediff_worker_disk_cache_evictions_total 1"));
+        long misses = metrics.diskCacheMisses();
+        assertEquals(dirB, cache.materialize(b), "an evicted model comes back by downloading it again");
+        assertEquals(misses + 1, metrics.diskCacheMisses());
+    }
+
+    @Test
+    void aBadBudgetSaysWhatToSet() {
+        assertEquals(0, ModelDiskCache.budgetFrom(Map.of()));
+        assertEquals(5000, ModelDiskCache.budgetFrom(Map.of(ModelDiskCache.ENV_MAX_BYTES, "5000")));
+        IllegalArgumentException e = assertThrows(
+                IllegalArgumentException.class,
+                () -> ModelDiskCache.budgetFrom(Map.of(ModelDiskCache.ENV_MAX_BYTES, "50G")));
+        assertTrue(e.getMessage().contains("not a number of bytes"), e.getMessage());
+    }
+
     @Test
     void keepsTheManifestLayoutAndReusesVerifiedFiles() throws Exception {
         WorkerMetrics metrics = new WorkerMetrics();
