@@ -177,7 +177,7 @@ public final class FleetBenchmark {
             this.fleet = fleet;
             this.request = request;
             Properties p = new Properties();
-            p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, fleet.kafka.bootstrapServers());
+            p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, fleet.infra.bootstrapServers());
             p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
             // default fetch.max.wait.ms: the broker answers as soon as an event arrives, no busy polling
             events = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());

@@ -47,8 +47,7 @@ final class FleetFixture implements AutoCloseable {
     static final String BUCKET = "animatediff";
     static final int PARTITIONS = 3;
 
-    final KafkaClusterTestKit kafka;
-    final S3ProxyServer s3;
+    final Infrastructure infra;
     final ObjectStore store;
     final ModelRegistry registry;
     final Path dir;
@@ -57,44 +56,82 @@ final class FleetFixture implements AutoCloseable {
     private final TopicReader dlq;
     private final List<Worker> workers = new CopyOnWriteArrayList<>();
 
+    /** A broker and an S3 server the fleet runs on: in-process here, containers where Docker runs. */
+    interface Infrastructure extends AutoCloseable {
+        String bootstrapServers();
+
+        /** A store on {@code bucket}, bucket created. */
+        ObjectStore newStore(String bucket);
+    }
+
+    /** The in-process KRaft broker (Kafka's test kit) and S3Proxy. */
+    static final class InProcess implements Infrastructure {
+        private final KafkaClusterTestKit kafka;
+        private final S3ProxyServer s3;
+
+        InProcess() throws Exception {
+            kafka = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
+                            .setCombined(true)
+                            .setNumBrokerNodes(1)
+                            .setNumControllerNodes(1)
+                            .build())
+                    .setConfigProp("offsets.topic.replication.factor", "1")
+                    .setConfigProp("offsets.topic.num.partitions", "1")
+                    .setConfigProp("group.initial.rebalance.delay.ms", "0")
+                    .setConfigProp("transaction.state.log.replication.factor", "1")
+                    .build();
+            kafka.format();
+            kafka.startup();
+            kafka.waitForReadyBrokers();
+            s3 = S3ProxyServer.startInMemory();
+        }
+
+        @Override
+        public String bootstrapServers() {
+            return kafka.bootstrapServers();
+        }
+
+        @Override
+        public ObjectStore newStore(String bucket) {
+            return s3.newStore(bucket);
+        }
+
+        @Override
+        public void close() throws Exception {
+            s3.close();
+            kafka.close();
+        }
+    }
+
     FleetFixture() throws Exception {
+        this(new InProcess());
+    }
+
+    FleetFixture(Infrastructure infra) throws Exception {
+        this.infra = infra;
         dir = Files.createTempDirectory("worker-test");
-        kafka = new KafkaClusterTestKit.Builder(new TestKitNodes.Builder()
-                        .setCombined(true)
-                        .setNumBrokerNodes(1)
-                        .setNumControllerNodes(1)
-                        .build())
-                .setConfigProp("offsets.topic.replication.factor", "1")
-                .setConfigProp("offsets.topic.num.partitions", "1")
-                .setConfigProp("group.initial.rebalance.delay.ms", "0")
-                .setConfigProp("transaction.state.log.replication.factor", "1")
-                .build();
-        kafka.format();
-        kafka.startup();
-        kafka.waitForReadyBrokers();
-        TopicSetup.ensure(kafka.bootstrapServers(), PARTITIONS, (short) 1, Duration.ofSeconds(30));
-        s3 = S3ProxyServer.startInMemory();
-        store = s3.newStore(BUCKET);
+        TopicSetup.ensure(infra.bootstrapServers(), PARTITIONS, (short) 1, Duration.ofSeconds(30));
+        store = infra.newStore(BUCKET);
         registry = new ModelRegistry(store);
         BuiltinModels.register(registry, dir.resolve("builtin"));
         Properties p = new Properties();
-        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers());
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, infra.bootstrapServers());
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.LINGER_MS_CONFIG, "0");
         producer = new KafkaProducer<>(p, new StringSerializer(), new ByteArraySerializer());
-        events = new TopicReader(kafka.bootstrapServers(), Topics.JOB_EVENTS);
-        dlq = new TopicReader(kafka.bootstrapServers(), Topics.GENERATE_DLQ);
+        events = new TopicReader(infra.bootstrapServers(), Topics.JOB_EVENTS);
+        dlq = new TopicReader(infra.bootstrapServers(), Topics.GENERATE_DLQ);
     }
 
     /** A worker on this fleet: own cache folder, no health port unless asked, fast retries. */
     Worker startWorker(String id, UnaryOperator<WorkerConfig.Builder> tune) throws Exception {
-        return startWorker(id, tune, s3.newStore(BUCKET));
+        return startWorker(id, tune, infra.newStore(BUCKET));
     }
 
     /** A worker on this broker with another object store (e.g. one that is down). */
     Worker startWorker(String id, UnaryOperator<WorkerConfig.Builder> tune, ObjectStore workerStore) throws Exception {
         WorkerConfig base = WorkerConfig.defaults(
-                        kafka.bootstrapServers(), workerStore.config(), Files.createTempDirectory(dir, id + "-cache"))
+                        infra.bootstrapServers(), workerStore.config(), Files.createTempDirectory(dir, id + "-cache"))
                 .toBuilder()
                 .workerId(id)
                 .healthPort(-1)
@@ -220,8 +257,7 @@ final class FleetFixture implements AutoCloseable {
         dlq.close();
         producer.close();
         store.close();
-        s3.close();
-        kafka.close();
+        infra.close();
         ModelDiskCache.deleteTree(dir);
     }
 

@@ -56,9 +56,14 @@ class WorkerEndToEndTest {
     private FleetFixture fleet;
     private Worker worker;
 
+    /** The fleet the scenarios run on: the in-process broker and S3Proxy here. */
+    FleetFixture newFleet() throws Exception {
+        return new FleetFixture();
+    }
+
     @BeforeAll
     void start() throws Exception {
-        fleet = new FleetFixture();
+        fleet = newFleet();
         worker = fleet.startWorker("w1", b -> b.healthPort(0));
     }
 

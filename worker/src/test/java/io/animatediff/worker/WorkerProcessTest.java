@@ -43,8 +43,8 @@ class WorkerProcessTest {
                     System.getProperty("java.class.path"),
                     WorkerMain.class.getName());
             Map<String, String> env = pb.environment();
-            env.put("KAFKA_BOOTSTRAP_SERVERS", fleet.kafka.bootstrapServers());
-            env.put("ANIMATEDIFF_S3_ENDPOINT", fleet.s3.endpoint());
+            env.put("KAFKA_BOOTSTRAP_SERVERS", fleet.infra.bootstrapServers());
+            env.put("ANIMATEDIFF_S3_ENDPOINT", fleet.store.config().endpoint());
             env.put("ANIMATEDIFF_S3_ACCESS_KEY", S3ProxyServer.ACCESS_KEY);
             env.put("ANIMATEDIFF_S3_SECRET_KEY", S3ProxyServer.SECRET_KEY);
             env.put("ANIMATEDIFF_S3_BUCKET", FleetFixture.BUCKET);
