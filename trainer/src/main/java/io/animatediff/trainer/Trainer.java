@@ -4,6 +4,7 @@ import io.animatediff.common.Topics;
 import io.animatediff.common.store.ObjectStore;
 import io.animatediff.worker.CancelListener;
 import io.animatediff.worker.EventPublisher;
+import io.animatediff.worker.JobConsumer;
 import io.animatediff.worker.TopicSetup;
 import java.time.Duration;
 import java.util.List;
@@ -16,14 +17,14 @@ import org.apache.kafka.common.errors.TopicExistsException;
 
 /**
  * One trainer: topics and bucket ensured, the cancel listener (every partition of {@code
- * animatediff.cancel}, no group), the event publisher and the {@link TrainingConsumer} of {@code
+ * animatediff.cancel}, no group), the event publisher and the {@link JobConsumer} of {@code
  * animatediff.train}. {@link #close()} stops in reverse order.
  */
 public final class Trainer implements AutoCloseable {
     private final ObjectStore store;
     private final CancelListener cancels;
     private final EventPublisher events;
-    private final TrainingConsumer consumer;
+    private final JobConsumer consumer;
     private final boolean ownsStore;
 
     private Trainer(TrainerConfig config, ObjectStore store, boolean ownsStore) {
@@ -31,8 +32,16 @@ public final class Trainer implements AutoCloseable {
         this.ownsStore = ownsStore;
         this.cancels = new CancelListener(config.bootstrapServers(), config.trainerId(), Duration.ofDays(7));
         this.events = new EventPublisher(config.bootstrapServers(), config.trainerId());
-        this.consumer =
-                new TrainingConsumer(config, new TrainingJobRunner(config, store, events, cancels::isCancelled));
+        this.consumer = new JobConsumer(
+                new JobConsumer.Settings(
+                        config.bootstrapServers(),
+                        config.groupId(),
+                        config.trainerId(),
+                        Topics.TRAIN,
+                        "trainer",
+                        config.maxPollInterval(),
+                        config.pollTimeout()),
+                new TrainingJobRunner(config, store, events, cancels::isCancelled)::handle);
     }
 
     /** Creates what is missing and starts consuming; {@code ownsStore}: close the store with the trainer. */

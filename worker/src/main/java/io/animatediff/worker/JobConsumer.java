@@ -30,8 +30,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The consumer loop of {@code animatediff.generate} (group {@code workers}, manual commits, one
- * record per poll). Owns the {@link KafkaConsumer} on its own thread and runs each job on a second
+ * The consumer loop of a job topic — the worker's {@code animatediff.generate} (group {@code workers})
+ * and the trainer's {@code animatediff.train} (group {@code trainers}) — with manual commits, one
+ * record per poll. Owns the {@link KafkaConsumer} on its own thread and runs each job on a second
  * thread:
  *
  * <ul>
@@ -63,8 +64,8 @@ public final class JobConsumer implements Runnable, AutoCloseable {
     /** The record being worked on. */
     private record InFlight(TopicPartition partition, long offset, Future<Disposition> result, JobControl control) {}
 
-    private final WorkerConfig config;
-    private final JobRunner runner;
+    private final Settings settings;
+    private final Handler runner;
     private final KafkaConsumer<String, byte[]> consumer;
     private final ExecutorService jobThread;
     private volatile boolean stopping;
@@ -74,26 +75,59 @@ public final class JobConsumer implements Runnable, AutoCloseable {
     private long resumeAfterNanos;
     private Thread thread;
 
+    /**
+     * What differs between the services that run jobs from a topic this way (the worker on
+     * {@code animatediff.generate}, the trainer on {@code animatediff.train}): {@code memberId} names
+     * the threads and the client, {@code role} ("worker", "trainer") the log lines.
+     */
+    public record Settings(
+            String bootstrapServers,
+            String groupId,
+            String memberId,
+            String topic,
+            String role,
+            Duration maxPollInterval,
+            Duration pollTimeout) {}
+
+    /** Runs one record's job; the returned disposition decides the commit. */
+    @FunctionalInterface
+    public interface Handler {
+        Disposition handle(ConsumerRecord<String, byte[]> record, JobControl control);
+    }
+
     public JobConsumer(WorkerConfig config, JobRunner runner) {
-        this.config = config;
+        this(
+                new Settings(
+                        config.bootstrapServers(),
+                        config.groupId(),
+                        config.workerId(),
+                        Topics.GENERATE,
+                        "worker",
+                        config.maxPollInterval(),
+                        config.pollTimeout()),
+                runner::handle);
+    }
+
+    public JobConsumer(Settings settings, Handler runner) {
+        this.settings = settings;
         this.runner = runner;
         Properties p = new Properties();
-        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.bootstrapServers());
-        p.put(ConsumerConfig.GROUP_ID_CONFIG, config.groupId());
-        p.put(ConsumerConfig.CLIENT_ID_CONFIG, config.workerId() + "-jobs");
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, settings.groupId());
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, settings.memberId() + "-jobs");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
         p.put(
                 ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG,
-                Long.toString(config.maxPollInterval().toMillis()));
+                Long.toString(settings.maxPollInterval().toMillis()));
         p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, Long.toString(SESSION_TIMEOUT.toMillis()));
         p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Long.toString(SESSION_TIMEOUT.toMillis() / 4));
         p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
         this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
         this.jobThread = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "worker-job-" + config.workerId());
+            Thread t = new Thread(r, settings.role() + "-job-" + settings.memberId());
             t.setDaemon(true);
             return t;
         });
@@ -104,7 +138,7 @@ public final class JobConsumer implements Runnable, AutoCloseable {
         if (thread != null) {
             throw new IllegalStateException("job consumer already started");
         }
-        thread = new Thread(this, "worker-consumer-" + config.workerId());
+        thread = new Thread(this, settings.role() + "-consumer-" + settings.memberId());
         running = true;
         thread.start();
     }
@@ -122,9 +156,9 @@ public final class JobConsumer implements Runnable, AutoCloseable {
     @Override
     public void run() {
         try {
-            consumer.subscribe(List.of(Topics.GENERATE), new Rebalance());
+            consumer.subscribe(List.of(settings.topic()), new Rebalance());
             while (!stopping) {
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(config.pollTimeout())) {
+                for (ConsumerRecord<String, byte[]> record : consumer.poll(settings.pollTimeout())) {
                     TopicPartition tp = new TopicPartition(record.topic(), record.partition());
                     if (inFlight != null) {
                         // one job at a time: read it again once the running job is done
@@ -220,10 +254,10 @@ public final class JobConsumer implements Runnable, AutoCloseable {
             if (inFlight != null) {
                 InFlight job = inFlight;
                 inFlight = null;
-                if (abortAndWait(job, "worker shutting down") == Disposition.COMMIT) {
+                if (abortAndWait(job, settings.role() + " shutting down") == Disposition.COMMIT) {
                     commit(job);
                 } else {
-                    LOG.info("left {}@{} uncommitted for another worker", job.partition(), job.offset());
+                    LOG.info("left {}@{} uncommitted for another {}", job.partition(), job.offset(), settings.role());
                 }
             }
         } finally {
@@ -283,12 +317,15 @@ public final class JobConsumer implements Runnable, AutoCloseable {
             inFlight = null;
             Disposition d = job.result().isDone()
                     ? await(job, Duration.ZERO)
-                    : abortAndWait(job, "partition " + job.partition() + " moved to another worker");
+                    : abortAndWait(job, "partition " + job.partition() + " moved to another " + settings.role());
             if (d == Disposition.COMMIT && mayCommit) {
                 commit(job);
             } else {
                 LOG.info(
-                        "{}@{} left uncommitted: its partition moved to another worker", job.partition(), job.offset());
+                        "{}@{} left uncommitted: its partition moved to another {}",
+                        job.partition(),
+                        job.offset(),
+                        settings.role());
             }
             Set<TopicPartition> keep = new HashSet<>(consumer.assignment());
             keep.removeAll(partitions);
