@@ -19,6 +19,7 @@ import java.net.URI;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 
@@ -64,12 +65,10 @@ public class AnimationResource {
             context.put(TraceParent.HEADER, traceparent);
         }
         if (callbackUrl != null && !callbackUrl.isBlank()) {
-            if (!webhooks.settings().allows(callbackUrl)) {
+            Optional<String> refusal = webhooks.settings().refusal(callbackUrl);
+            if (refusal.isPresent()) {
                 metrics.rejected("callback_not_allowed");
-                throw ProblemException.badField(
-                        WebhookSettings.CALLBACK_HEADER,
-                        "callback URL is not allowed: it must be an http(s) URL starting with one of the prefixes"
-                                + " in " + WebhookSettings.ENV_ALLOWED_URLS + " (ask the operator to add it)");
+                throw ProblemException.badField(WebhookSettings.CALLBACK_HEADER, refusal.get());
             }
             context.put(JobContext.CALLBACK, callbackUrl);
         }

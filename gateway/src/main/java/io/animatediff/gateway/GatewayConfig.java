@@ -34,6 +34,9 @@ public interface GatewayConfig {
     /** Model uploads. */
     Models models();
 
+    /** Webhooks ({@code ANIMATEDIFF_WEBHOOK_*}, see {@link WebhookSettings}). */
+    Webhook webhook();
+
     /** A token bucket per API key. */
     interface RateLimit {
         /** Sustained requests per second per key. */
@@ -123,5 +126,22 @@ public interface GatewayConfig {
         /** Validity of presigned PUT URLs handed out for multi-file uploads. */
         @WithDefault("PT1H")
         Duration uploadUrlExpiry();
+    }
+
+    /** Webhook delivery: the allow-list of callback URL prefixes, the signing secret, retries. */
+    interface Webhook {
+        /** Comma-separated URL prefixes a job's {@code Callback-Url} must start with; empty: none allowed. */
+        Optional<String> allowedUrls();
+
+        /** HMAC-SHA256 signing key, required when any URL is allowed. */
+        Optional<String> secret();
+
+        /** Delivery attempts per event before giving up. */
+        @WithDefault("8")
+        int maxAttempts();
+
+        /** First retry delay in milliseconds, doubled per attempt up to 60 s. */
+        @WithDefault("500")
+        long backoffMs();
     }
 }

@@ -83,6 +83,11 @@ public final class WebhookDispatcher implements AutoCloseable {
         return assigned.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /** Whether the consumer has joined its group and resolved its starting offsets. */
+    public boolean isAssigned() {
+        return assigned.getCount() == 0;
+    }
+
     public long delivered() {
         return delivered.get();
     }

@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
@@ -11,7 +12,7 @@ import org.jboss.logging.Logger;
 
 /**
  * Starts the {@link WebhookDispatcher} when {@code ANIMATEDIFF_WEBHOOK_ALLOWED_URLS} allows any
- * callback, and exports {@code animatediff_gateway_webhooks_total{outcome=delivered|retried|failed}}.
+ * callback (settings from {@link GatewayConfig.Webhook}), and exports {@code animatediff_gateway_webhooks_total{outcome=delivered|retried|failed}}.
  */
 @ApplicationScoped
 public class WebhookStartup {
@@ -23,8 +24,24 @@ public class WebhookStartup {
     @Inject
     MeterRegistry registry;
 
-    private final WebhookSettings settings = WebhookSettings.fromEnvironment();
-    private WebhookDispatcher dispatcher;
+    @Inject
+    GatewayConfig config;
+
+    private WebhookSettings settings;
+    private volatile WebhookDispatcher dispatcher;
+
+    @PostConstruct
+    void init() {
+        GatewayConfig.Webhook w = config.webhook();
+        settings = WebhookSettings.parse(
+                w.allowedUrls().orElse(""), w.secret().orElse(""), w.maxAttempts(), w.backoffMs());
+    }
+
+    /** Whether the dispatcher, when webhooks are enabled, has been given its partitions (readiness). */
+    public boolean dispatcherReady() {
+        WebhookDispatcher d = dispatcher;
+        return !settings.enabled() || (d != null && d.isAssigned());
+    }
 
     /** The settings submissions are checked against. */
     public WebhookSettings settings() {

@@ -6,6 +6,7 @@ import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.notNullValue;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -23,6 +24,7 @@ import io.animatediff.common.registry.ModelRegistry;
 import io.animatediff.common.store.ObjectStore;
 import io.animatediff.common.store.PutResult;
 import io.animatediff.common.store.Sha256;
+import io.animatediff.common.trace.JobContext;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -388,6 +390,71 @@ class GatewayHttpTest {
                 .body("violations[0].field", equalTo("base_model"));
     }
 
+    // ---------------------------------------------------------------- Callback-Url
+
+    /** The test profile's allow-list (application.properties). */
+    static final String ALLOWED_HOOKS = "http://127.0.0.1:9/hooks/";
+
+    /** A refused callback: what it is, the URL, and the advice its problem must give. */
+    record RefusedCallback(String what, String url, String advice) {}
+
+    @Test
+    void aCallbackUrlOutsideTheRulesIs400NamingTheHeaderAndEnqueuesNothing() {
+        List<RefusedCallback> refused = List.of(
+                new RefusedCallback(
+                        "outside the allow-list", "http://127.0.0.1:9/elsewhere/job", "ask the operator to add yours"),
+                new RefusedCallback(
+                        "a look-alike of the allowed prefix", "http://127.0.0.1:99/hooks/job", "ask the operator"),
+                new RefusedCallback(
+                        "a non-http scheme", "ftp://127.0.0.1:9/hooks/job", "only absolute http:// or https:// URLs"),
+                new RefusedCallback("not a URL at all", "hooks/job", "only absolute http:// or https:// URLs"),
+                new RefusedCallback(
+                        "malformed (a space, a bad escape)", ALLOWED_HOOKS + "a b%zz", "percent-encode spaces"),
+                new RefusedCallback(
+                        "too long",
+                        ALLOWED_HOOKS + "x".repeat(WebhookSettings.MAX_URL_LENGTH - ALLOWED_HOOKS.length() + 1),
+                        "use a shorter URL"));
+        List<String> markers = new ArrayList<>();
+        for (RefusedCallback c : refused) {
+            String marker = "callback-refused-" + UUID.randomUUID();
+            markers.add(marker);
+            Response r = postWithCallback(BODY.replace("a cat walking", marker), c.url());
+            r.then()
+                    .statusCode(400)
+                    .contentType("application/problem+json")
+                    .body("status", equalTo(400))
+                    .body("violations.field", equalTo(List.of(WebhookSettings.CALLBACK_HEADER)));
+            String detail = r.path("detail");
+            assertTrue(detail.startsWith(WebhookSettings.CALLBACK_HEADER + ": "), c.what() + ": " + detail);
+            assertTrue(detail.contains(c.advice()), c.what() + ": " + detail);
+        }
+        // the control: the same request with an allowed callback is queued, the URL on its record
+        String allowedUrl = ALLOWED_HOOKS + "job-" + UUID.randomUUID();
+        String marker = "callback-allowed-" + UUID.randomUUID();
+        Response ok = postWithCallback(BODY.replace("a cat walking", marker), allowedUrl);
+        ok.then().statusCode(202);
+        ConsumerRecord<String, byte[]> queued = awaitRecord(Topics.GENERATE, ok.path("job_id"));
+        assertEquals(
+                allowedUrl,
+                new String(queued.headers().lastHeader(JobContext.CALLBACK).value(), StandardCharsets.UTF_8));
+        // every record of the generate topic up to (and including) the control's: none of the refused
+        List<String> values = recordsWhere(Topics.GENERATE, r -> true).stream()
+                .map(r -> new String(r.value(), StandardCharsets.UTF_8))
+                .toList();
+        assertTrue(values.stream().anyMatch(v -> v.contains(marker)), "the control job is on " + Topics.GENERATE);
+        for (String m : markers) {
+            assertFalse(values.stream().anyMatch(v -> v.contains(m)), "a refused submission was queued: " + m);
+        }
+    }
+
+    static Response postWithCallback(String body, String callbackUrl) {
+        return given().header("Authorization", KEY)
+                .header(WebhookSettings.CALLBACK_HEADER, callbackUrl)
+                .contentType(ContentType.JSON)
+                .body(body)
+                .post("/v1/animations");
+    }
+
     // ---------------------------------------------------------------- restart
 
     @Test
@@ -595,6 +662,12 @@ class GatewayHttpTest {
 
     /** Every record with {@code key} on the topic (reads all partitions from the beginning). */
     static List<ConsumerRecord<String, byte[]>> records(String topic, String key) {
+        return recordsWhere(topic, r -> key.equals(r.key()));
+    }
+
+    /** Every record on the topic that {@code keep} accepts (all partitions from the beginning to their end). */
+    static List<ConsumerRecord<String, byte[]>> recordsWhere(
+            String topic, java.util.function.Predicate<ConsumerRecord<String, byte[]>> keep) {
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, InProcessKafka.bootstrapServers);
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
@@ -612,7 +685,7 @@ class GatewayHttpTest {
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
             while (parts.stream().anyMatch(tp -> c.position(tp) < ends.get(tp)) && System.nanoTime() < deadline) {
                 for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    if (key.equals(r.key())) {
+                    if (keep.test(r)) {
                         out.add(r);
                     }
                 }
