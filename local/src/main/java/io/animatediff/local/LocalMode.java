@@ -45,6 +45,7 @@ public final class LocalMode implements AutoCloseable {
     private final List<ChildProcess> services = new ArrayList<>();
     private final Thread shutdownHook;
     private final Map<String, String> workerEnv = new HashMap<>();
+    private final Map<String, String> gatewayEnv = new HashMap<>();
     private String kafkaBootstrap;
     private StoreConfig store;
     private String apiKey;
@@ -67,8 +68,20 @@ public final class LocalMode implements AutoCloseable {
     /** {@link #start(LocalSettings, PrintStream)} with extra environment for every worker process. */
     public static LocalMode start(LocalSettings settings, PrintStream progress, Map<String, String> workerEnv)
             throws ComponentException {
+        return start(settings, progress, workerEnv, Map.of());
+    }
+
+    /**
+     * {@link #start(LocalSettings, PrintStream, Map)} with extra environment for every gateway
+     * process too (e.g. {@code ANIMATEDIFF_WEBHOOK_ALLOWED_URLS} and {@code
+     * ANIMATEDIFF_WEBHOOK_SECRET}; without it the gateway inherits them from this process).
+     */
+    public static LocalMode start(
+            LocalSettings settings, PrintStream progress, Map<String, String> workerEnv, Map<String, String> gatewayEnv)
+            throws ComponentException {
         LocalMode mode = new LocalMode(settings);
         mode.workerEnv.putAll(workerEnv);
+        mode.gatewayEnv.putAll(gatewayEnv);
         Runtime.getRuntime().addShutdownHook(mode.shutdownHook);
         try {
             mode.startAll(progress);
@@ -193,6 +206,7 @@ public final class LocalMode implements AutoCloseable {
         env.put("QUARKUS_HTTP_PORT", Integer.toString(port));
         env.put("QUARKUS_HTTP_HOST", Ports.LOOPBACK);
         env.put("ANIMATEDIFF_API_KEY_HASHES", Sha256.hex(apiKey.getBytes(StandardCharsets.UTF_8)));
+        env.putAll(gatewayEnv);
         ChildProcess p = ChildProcess.start(
                 name,
                 List.of(
