@@ -145,6 +145,17 @@ class WebhookDispatcherTest {
         assertFalse(s.allows("https://user@hooks.example.com/a"));
         assertFalse(s.allows("ftp://hooks.example.com/a"));
         assertFalse(WebhookSettings.from(Map.of()).enabled());
+        String prefix = "https://hooks.example.com/";
+        String longest = prefix + "x".repeat(WebhookSettings.MAX_URL_LENGTH - prefix.length());
+        assertTrue(s.allows(longest), "exactly " + WebhookSettings.MAX_URL_LENGTH + " characters");
+        assertTrue(s.refusal(longest + "x").orElseThrow().contains("use a shorter URL"));
+        assertTrue(WebhookSettings.from(Map.of())
+                .refusal(prefix + "a")
+                .orElseThrow()
+                .contains("webhooks are disabled"));
+        WebhookSettings parsed = WebhookSettings.parse(" https://a.example/ , ,http://b.example/x/ ", "k", 2, 10);
+        assertEquals(List.of("https://a.example/", "http://b.example/x/"), parsed.allowedPrefixes());
+        assertEquals(Duration.ofMillis(10), parsed.backoff());
         org.junit.jupiter.api.Assertions.assertThrows(
                 IllegalArgumentException.class,
                 () -> WebhookSettings.from(Map.of(WebhookSettings.ENV_ALLOWED_URLS, "https://x/")));
