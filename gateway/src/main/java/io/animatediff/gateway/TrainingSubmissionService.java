@@ -38,6 +38,7 @@ public final class TrainingSubmissionService {
     private final ModelCatalog catalog;
     private final ToIntFunction<String> maxFrames;
     private final JobStateView view;
+    private final QueueQuota quota;
     private final JobPublisher publisher;
     private final Clock clock;
     private final Duration publishTimeout;
@@ -46,9 +47,11 @@ public final class TrainingSubmissionService {
             ModelCatalog catalog,
             ToIntFunction<String> maxFrames,
             JobStateView view,
+            QueueQuota quota,
             JobPublisher publisher,
             Clock clock,
             Duration publishTimeout) {
+        this.quota = java.util.Objects.requireNonNull(quota, "quota");
         this.validator = new TrainingRequestValidator(catalog);
         this.catalog = catalog;
         this.maxFrames = maxFrames;
@@ -58,7 +61,7 @@ public final class TrainingSubmissionService {
         this.publishTimeout = publishTimeout;
     }
 
-    /** Submits one request; refusals are {@link ProblemException}s (400, 422, 503). */
+    /** Submits one request; refusals are {@link ProblemException}s (400, 422, 429, 503). */
     public SubmissionService.Accepted submit(String body, String apiKeyHash, String idempotencyKey) {
         TrainingRequest request = parse(body);
         int frames = request.motionModule().isEmpty() || !ModelNames.isValid(request.motionModule())
@@ -82,6 +85,7 @@ public final class TrainingSubmissionService {
         }
         List<Violation> warnings = Violation.warnings(violations);
         if (idempotencyKey == null) {
+            quota.check(apiKeyHash);
             return publish(JobOwners.own(JobIds.newId(), apiKeyHash), request, warnings);
         }
         String scope = IdempotencyKeys.scope(apiKeyHash, IdempotencyKeys.check(idempotencyKey));
@@ -102,6 +106,7 @@ public final class TrainingSubmissionService {
             return new SubmissionService.Accepted(
                     existing.get().jobId(), existing.get().status(), warnings, true);
         }
+        quota.check(apiKeyHash);
         return publish(JobOwners.own(IdempotencyKeys.jobId(scope, requestHash), apiKeyHash), request, warnings);
     }
 
