@@ -6,6 +6,7 @@ import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.notNullValue;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -190,14 +191,33 @@ class GatewayHttpTest {
         publish(JobEvent.running(id, t, 1, "w1", 2));
         publish(JobEvent.progress(id, t.plusMillis(1), 1, "w1", 1, 2));
         publish(JobEvent.progress(id, t.plusMillis(2), 1, "w1", 2, 2));
+        // the upload waits for storage: GET shows it while it lasts
+        String waiting = "waiting for storage: writing results/" + id + "/animation.gif failed (attempt 1, waited 0 s"
+                + " of 120 s): Connection refused; next retry in 500 ms";
+        publish(JobEvent.waiting(id, t.plusMillis(3), 1, "w1", JobEvent.PHASE_WAITING_FOR_STORAGE, waiting));
+        await(
+                () -> "waiting_for_storage"
+                        .equals(given().header("Authorization", KEY)
+                                .get("/v1/jobs/" + id)
+                                .path("phase")),
+                "the waiting event in GET");
+        given().header("Authorization", KEY)
+                .get("/v1/jobs/" + id)
+                .then()
+                .body("status", equalTo("RUNNING"))
+                .body("message", equalTo(waiting))
+                .body("progress.step", equalTo(2));
         publish(JobEvent.succeeded(
-                id, t.plusMillis(3), 1, "w1", List.of(new ResultObject("gif", put.key(), put.size(), put.sha256()))));
+                id, t.plusMillis(4), 1, "w1", List.of(new ResultObject("gif", put.key(), put.size(), put.sha256()))));
 
         // 3. the stream ends after the terminal event, one event per change
         reader.get(20, TimeUnit.SECONDS);
-        assertEquals(List.of("queued", "running", "progress", "progress", "succeeded"), names);
+        assertEquals(List.of("queued", "running", "progress", "progress", "running", "succeeded"), names);
         assertTrue(data.get(3).contains("\"step\":2"), data.get(3));
-        assertTrue(data.get(4).contains("\"status\":\"SUCCEEDED\""), data.get(4));
+        assertTrue(data.get(4).contains("\"phase\":\"waiting_for_storage\""), data.get(4));
+        assertTrue(data.get(4).contains("next retry in 500 ms"), data.get(4));
+        assertTrue(data.get(5).contains("\"status\":\"SUCCEEDED\""), data.get(5));
+        assertFalse(data.get(5).contains("\"phase\""), data.get(5));
 
         // 4. GET shows the result with a presigned URL that downloads the object
         Response r = given().header("Authorization", KEY).get("/v1/jobs/" + id);
