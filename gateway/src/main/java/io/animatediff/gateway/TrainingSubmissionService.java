@@ -18,6 +18,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -51,7 +52,7 @@ public final class TrainingSubmissionService {
             JobPublisher publisher,
             Clock clock,
             Duration publishTimeout) {
-        this.quota = java.util.Objects.requireNonNull(quota, "quota");
+        this.quota = Objects.requireNonNull(quota, "quota");
         this.validator = new TrainingRequestValidator(catalog);
         this.catalog = catalog;
         this.maxFrames = maxFrames;

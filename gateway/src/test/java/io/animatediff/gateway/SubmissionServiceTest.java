@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.animatediff.common.Json;
 import io.animatediff.common.Topics;
+import io.animatediff.common.protocol.Failure;
+import io.animatediff.common.protocol.FailureCode;
 import io.animatediff.common.protocol.GenerationJob;
 import io.animatediff.common.protocol.JobEvent;
 import io.animatediff.common.protocol.JobEventType;
@@ -149,12 +151,7 @@ class SubmissionServiceTest {
         Instant t = Instant.parse("2025-01-01T00:00:01Z");
         view.apply(JobEvent.running(second, t, 1, "w", 2));
         assertThrows(ProblemException.class, () -> s.submit(BODY, "h", null));
-        view.apply(JobEvent.failed(
-                second,
-                t,
-                1,
-                "w",
-                new io.animatediff.common.protocol.Failure(io.animatediff.common.protocol.FailureCode.INTERNAL, "x")));
+        view.apply(JobEvent.failed(second, t, 1, "w", new Failure(FailureCode.INTERNAL, "x")));
         assertEquals(2, view.activeJobs(JobOwners.tag("h")));
         view.apply(JobEvent.queued(second, t, 2));
         assertEquals(3, view.activeJobs(JobOwners.tag("h")));
