@@ -133,6 +133,7 @@ public class GatewayBeans {
             RegistryModelCatalog catalog,
             FrameLimits frameLimits,
             JobStateView view,
+            QueueQuota quota,
             JobPublisher publisher,
             Clock clock,
             GatewayConfig config) {
@@ -143,9 +144,19 @@ public class GatewayBeans {
                 catalog,
                 frameLimits,
                 view,
+                quota,
                 publisher,
                 clock,
                 config.validation().publishTimeout());
+    }
+
+    @Produces
+    @Singleton
+    QueueQuota queueQuota(JobStateView view, GatewayConfig config) {
+        return new QueueQuota(
+                view,
+                config.queueQuota().maxActiveJobsPerKey(),
+                config.queueQuota().retryAfter());
     }
 
     @Produces
@@ -175,6 +186,7 @@ public class GatewayBeans {
                     frameLimits.invalidate();
                 },
                 config.models().uploadUrlExpiry(),
+                config.models().maxModels(),
                 clock);
     }
 

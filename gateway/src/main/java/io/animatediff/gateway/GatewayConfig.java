@@ -19,6 +19,9 @@ public interface GatewayConfig {
     /** Per-key request rate limit. */
     RateLimit rateLimit();
 
+    /** Per-key queue quota (jobs QUEUED or RUNNING). */
+    QueueQuotaSettings queueQuota();
+
     /** Kafka topics the gateway creates at startup. */
     TopicSettings topics();
 
@@ -46,6 +49,17 @@ public interface GatewayConfig {
         /** Requests a key may send at once after being idle (bucket size). */
         @WithDefault("100")
         int burst();
+    }
+
+    /** At most so many jobs QUEUED or RUNNING per API key; more submissions get 429. */
+    interface QueueQuotaSettings {
+        /** Most jobs (generations and trainings) one key may have queued or running. */
+        @WithDefault("100")
+        int maxActiveJobsPerKey();
+
+        /** {@code Retry-After} of a refusal. */
+        @WithDefault("PT30S")
+        Duration retryAfter();
     }
 
     /** Topic creation at startup ({@code AdminClient.createTopics}, existing topics are kept). */
@@ -126,6 +140,13 @@ public interface GatewayConfig {
         /** Validity of presigned PUT URLs handed out for multi-file uploads. */
         @WithDefault("PT1H")
         Duration uploadUrlExpiry();
+
+        /**
+         * Most models registered in the fleet (all kinds together); a new upload beyond it gets 409
+         * before a byte is stored.
+         */
+        @WithDefault("1000")
+        int maxModels();
     }
 
     /** Webhook delivery: the allow-list of callback URL prefixes, the signing secret, retries. */

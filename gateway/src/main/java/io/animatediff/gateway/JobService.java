@@ -141,7 +141,9 @@ public final class JobService {
                 s.updatedAt(),
                 results,
                 s.failure(),
-                warnings.isEmpty() ? null : warnings);
+                warnings.isEmpty() ? null : warnings,
+                s.phase(),
+                s.message());
     }
 
     private JobView.Result result(ResultObject r) {

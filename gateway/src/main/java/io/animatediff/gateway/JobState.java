@@ -22,6 +22,9 @@ import java.util.Objects;
  * @param results objects written (SUCCEEDED only, else empty)
  * @param failure why it failed (FAILED only, else null)
  * @param version incremented on every change, so listeners can drop repeats
+ * @param phase what the running job waits for (e.g. {@code waiting_for_storage}), from the latest
+ *     event only; null otherwise
+ * @param message a note on {@code phase} from the latest event; null otherwise
  */
 public record JobState(
         String jobId,
@@ -33,7 +36,9 @@ public record JobState(
         Instant updatedAt,
         List<ResultObject> results,
         Failure failure,
-        long version) {
+        long version,
+        String phase,
+        String message) {
 
     public JobState {
         results = results == null ? List.of() : List.copyOf(results);
@@ -51,7 +56,9 @@ public record JobState(
                 e.timestamp(),
                 e.results(),
                 e.failure(),
-                1);
+                1,
+                e.phase(),
+                e.message());
     }
 
     /**
@@ -87,11 +94,25 @@ public record JobState(
                 && e.attempt() == attempt
                 && Objects.equals(p, progress)
                 && r.equals(results)
-                && Objects.equals(e.failure(), failure)) {
+                && Objects.equals(e.failure(), failure)
+                && Objects.equals(e.phase(), phase)
+                && Objects.equals(e.message(), message)) {
             return this;
         }
         Instant created = e.timestamp().isBefore(createdAt) ? e.timestamp() : createdAt;
         Instant updated = e.timestamp().isAfter(updatedAt) ? e.timestamp() : updatedAt;
-        return new JobState(jobId, next, e.type(), p, e.attempt(), created, updated, r, e.failure(), version + 1);
+        return new JobState(
+                jobId,
+                next,
+                e.type(),
+                p,
+                e.attempt(),
+                created,
+                updated,
+                r,
+                e.failure(),
+                version + 1,
+                e.phase(),
+                e.message());
     }
 }

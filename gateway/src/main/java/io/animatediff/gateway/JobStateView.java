@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -15,7 +16,8 @@ import java.util.logging.Logger;
  * Every job's latest state, folded from {@code animatediff.job-events} ({@link JobState#apply}).
  * Thread-safe: the state-view consumer applies events, request threads read and subscribe. Also
  * indexes jobs created with an {@code Idempotency-Key} by their key scope ({@link IdempotencyKeys}),
- * so any replica that folded the topic can answer a retry.
+ * so any replica that folded the topic can answer a retry, and counts each API key's jobs that
+ * are not terminal yet ({@link #activeJobs}, for the queue quota).
  */
 public final class JobStateView {
     private static final Logger LOG = Logger.getLogger(JobStateView.class.getName());
@@ -27,6 +29,7 @@ public final class JobStateView {
     private final ConcurrentHashMap<String, JobState> states = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, String> byIdempotencyScope = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, List<String>> warnings = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, AtomicInteger> activeByOwner = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, CopyOnWriteArrayList<Consumer<JobState>>> listeners =
             new ConcurrentHashMap<>();
 
@@ -42,7 +45,17 @@ public final class JobStateView {
         JobState[] before = new JobState[1];
         JobState after = states.compute(event.jobId(), (id, old) -> {
             before[0] = old;
-            return old == null ? JobState.first(event) : old.apply(event);
+            JobState next = old == null ? JobState.first(event) : old.apply(event);
+            // under the job's lock, so every transition is counted exactly once
+            boolean wasActive = old != null && !old.status().isTerminal();
+            boolean isActive = !next.status().isTerminal();
+            if (wasActive != isActive) {
+                JobOwners.tagOf(id)
+                        .ifPresent(tag -> activeByOwner
+                                .computeIfAbsent(tag, t -> new AtomicInteger())
+                                .addAndGet(isActive ? 1 : -1));
+            }
+            return next;
         });
         if (before[0] == null) {
             IdempotencyKeys.scopeOf(event.jobId()).ifPresent(scope -> byIdempotencyScope.put(scope, event.jobId()));
@@ -95,6 +108,15 @@ public final class JobStateView {
     /** Warnings recorded by {@link #putWarnings}, empty when none. */
     public List<String> warnings(String jobId) {
         return warnings.getOrDefault(jobId, List.of());
+    }
+
+    /**
+     * Jobs of the API key with owner tag {@code ownerTag} ({@link JobOwners#tag}) that are QUEUED or
+     * RUNNING in this view.
+     */
+    public int activeJobs(String ownerTag) {
+        AtomicInteger n = activeByOwner.get(ownerTag);
+        return n == null ? 0 : n.get();
     }
 
     public int size() {

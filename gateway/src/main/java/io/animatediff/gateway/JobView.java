@@ -20,6 +20,8 @@ import java.util.List;
  * @param results objects written, each with a presigned GET URL (SUCCEEDED only)
  * @param failure code and reason (FAILED only)
  * @param warnings validator warnings recorded at submission by this replica
+ * @param phase what the running job waits for, e.g. {@code waiting_for_storage} (absent otherwise)
+ * @param message a note on {@code phase}: what failed, how long it waited, the next retry
  */
 @JsonPropertyOrder({
     "job_id",
@@ -30,7 +32,9 @@ import java.util.List;
     "updated_at",
     "results",
     "failure",
-    "warnings"
+    "warnings",
+    "phase",
+    "message"
 })
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record JobView(
@@ -42,7 +46,9 @@ public record JobView(
         @JsonProperty("updated_at") Instant updatedAt,
         @JsonProperty("results") List<Result> results,
         @JsonProperty("failure") Failure failure,
-        @JsonProperty("warnings") List<String> warnings) {
+        @JsonProperty("warnings") List<String> warnings,
+        @JsonProperty("phase") String phase,
+        @JsonProperty("message") String message) {
 
     /**
      * One result object.

@@ -42,6 +42,7 @@ public final class ModelService {
     private final ModelRegistry registry;
     private final Runnable onChange;
     private final Duration uploadUrlExpiry;
+    private final int maxModels;
     private final Clock clock;
 
     /** {@code POST /v1/models/{kind}/{name}/uploads} body: the files the client will PUT. */
@@ -69,8 +70,15 @@ public final class ModelService {
 
     /**
      * @param onChange called after a model was registered or deleted (drops catalog caches)
+     * @param maxModels most models registered in the fleet (all kinds); a new one beyond it is refused
      */
-    public ModelService(ModelRegistry registry, Runnable onChange, Duration uploadUrlExpiry, Clock clock) {
+    public ModelService(
+            ModelRegistry registry, Runnable onChange, Duration uploadUrlExpiry, int maxModels, Clock clock) {
+        if (maxModels < 1) {
+            throw new IllegalArgumentException(
+                    "animatediff.models.max-models is " + maxModels + ": set it to 1 or more");
+        }
+        this.maxModels = maxModels;
         this.registry = Objects.requireNonNull(registry, "registry");
         this.onChange = Objects.requireNonNull(onChange, "onChange");
         this.uploadUrlExpiry = Objects.requireNonNull(uploadUrlExpiry, "uploadUrlExpiry");
@@ -141,6 +149,7 @@ public final class ModelService {
             }
             throw taken(k, name);
         }
+        checkRoom(k, name);
         // 2. stream to S3, hashing on the way
         String key = ModelRegistry.fileKey(k, name, path);
         PutResult put;
@@ -173,6 +182,7 @@ public final class ModelService {
         if (registry.find(k, name).isPresent()) {
             throw taken(k, name);
         }
+        checkRoom(k, name);
         List<UploadTarget> targets = new ArrayList<>();
         for (int i = 0; i < req.files().size(); i++) {
             String p = req.files().get(i);
@@ -202,6 +212,9 @@ public final class ModelService {
         ModelFormat f = format(req.format());
         if (req.files() == null || req.files().isEmpty()) {
             throw ProblemException.badField("files", "list every uploaded file with path, sha256 and size");
+        }
+        if (registry.find(k, name).isEmpty()) {
+            checkRoom(k, name);
         }
         return finalizeOrMap(k, name, f, req.files(), req.config());
     }
@@ -253,6 +266,31 @@ public final class ModelService {
     }
 
     // ---------------------------------------------------------------- checks
+
+    /**
+     * 409 when the fleet already holds {@code maxModels} models (checked before a new model's first
+     * byte is stored; concurrent uploads may pass the limit by the number in flight).
+     */
+    private void checkRoom(ModelKind k, String name) {
+        int count = 0;
+        for (ModelKind kind : ModelKind.values()) {
+            count += registry.list(kind).size();
+        }
+        if (count >= maxModels) {
+            throw new ProblemException(
+                    "model_limit",
+                    Problem.of(
+                            409,
+                            "model-limit",
+                            "Model limit reached",
+                            "the fleet already has " + count + " registered models, the limit is " + maxModels
+                                    + " (animatediff.models.max-models): the " + k + " model '" + name
+                                    + "' was not stored; delete models no longer used (DELETE /v1/models/{kind}/{name})"
+                                    + " or ask the operator to raise the limit",
+                            List.of(new Problem.FieldViolation(
+                                    "name", count + " models registered, limit " + maxModels))));
+        }
+    }
 
     static ModelFormat inferFormat(ModelKind kind, String path) {
         String lower = path.toLowerCase(Locale.ROOT);

@@ -39,7 +39,8 @@ import java.util.logging.Logger;
  *
  * <p>Refusals are {@link ProblemException}s: 400 naming every bad field; 422 {@code unknown_model}
  * when the only errors are models that are not registered; 422 {@code idempotency_conflict} when a
- * key is reused with another body; 503 when Kafka did not acknowledge in time.
+ * key is reused with another body; 429 when the key has its {@link QueueQuota} of active jobs (a
+ * retry of an accepted job is answered with that job); 503 when Kafka did not acknowledge in time.
  */
 public final class SubmissionService {
     private static final Logger LOG = Logger.getLogger(SubmissionService.class.getName());
@@ -48,6 +49,7 @@ public final class SubmissionService {
     private final ModelCatalog catalog;
     private final FrameLimits frameLimits;
     private final JobStateView view;
+    private final QueueQuota quota;
     private final JobPublisher publisher;
     private final Clock clock;
     private final Duration publishTimeout;
@@ -71,9 +73,11 @@ public final class SubmissionService {
             ModelCatalog catalog,
             FrameLimits frameLimits,
             JobStateView view,
+            QueueQuota quota,
             JobPublisher publisher,
             Clock clock,
             Duration publishTimeout) {
+        this.quota = Objects.requireNonNull(quota, "quota");
         this.validator = Objects.requireNonNull(validator, "validator");
         this.catalog = Objects.requireNonNull(catalog, "catalog");
         this.frameLimits = Objects.requireNonNull(frameLimits, "frameLimits");
@@ -99,6 +103,7 @@ public final class SubmissionService {
         }
         List<Violation> warnings = Violation.warnings(violations);
         if (idempotencyKey == null) {
+            quota.check(apiKeyHash);
             return publish(JobOwners.own(JobIds.newId(), apiKeyHash), request, warnings);
         }
         // 2. idempotency: the job id records the key's scope and the request's hash
@@ -121,9 +126,13 @@ public final class SubmissionService {
         try {
             // a replica may have folded the job between the lookup above and the reservation
             existing = view.findByIdempotencyScope(scope);
-            Accepted a = existing.isPresent()
-                    ? replay(existing.get().jobId(), requestHash, existing.get().status(), warnings)
-                    : publish(JobOwners.own(IdempotencyKeys.jobId(scope, requestHash), apiKeyHash), request, warnings);
+            Accepted a;
+            if (existing.isPresent()) {
+                a = replay(existing.get().jobId(), requestHash, existing.get().status(), warnings);
+            } else {
+                quota.check(apiKeyHash); // a new job only: a retry of an accepted one is never refused
+                a = publish(JobOwners.own(IdempotencyKeys.jobId(scope, requestHash), apiKeyHash), request, warnings);
+            }
             mine.done().complete(a);
             return a;
         } catch (RuntimeException e) {

@@ -51,6 +51,9 @@ public class TrainingResource {
     @Inject
     Caller caller;
 
+    @Inject
+    QueueQuota quota;
+
     private TrainingSubmissionService trainings;
 
     @PostConstruct
@@ -59,6 +62,7 @@ public class TrainingResource {
                 catalog,
                 frameLimits::maxFrames,
                 view,
+                quota,
                 publisher,
                 clock,
                 config.validation().publishTimeout());

@@ -18,6 +18,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -38,6 +39,7 @@ public final class TrainingSubmissionService {
     private final ModelCatalog catalog;
     private final ToIntFunction<String> maxFrames;
     private final JobStateView view;
+    private final QueueQuota quota;
     private final JobPublisher publisher;
     private final Clock clock;
     private final Duration publishTimeout;
@@ -46,9 +48,11 @@ public final class TrainingSubmissionService {
             ModelCatalog catalog,
             ToIntFunction<String> maxFrames,
             JobStateView view,
+            QueueQuota quota,
             JobPublisher publisher,
             Clock clock,
             Duration publishTimeout) {
+        this.quota = Objects.requireNonNull(quota, "quota");
         this.validator = new TrainingRequestValidator(catalog);
         this.catalog = catalog;
         this.maxFrames = maxFrames;
@@ -58,7 +62,7 @@ public final class TrainingSubmissionService {
         this.publishTimeout = publishTimeout;
     }
 
-    /** Submits one request; refusals are {@link ProblemException}s (400, 422, 503). */
+    /** Submits one request; refusals are {@link ProblemException}s (400, 422, 429, 503). */
     public SubmissionService.Accepted submit(String body, String apiKeyHash, String idempotencyKey) {
         TrainingRequest request = parse(body);
         int frames = request.motionModule().isEmpty() || !ModelNames.isValid(request.motionModule())
@@ -82,6 +86,7 @@ public final class TrainingSubmissionService {
         }
         List<Violation> warnings = Violation.warnings(violations);
         if (idempotencyKey == null) {
+            quota.check(apiKeyHash);
             return publish(JobOwners.own(JobIds.newId(), apiKeyHash), request, warnings);
         }
         String scope = IdempotencyKeys.scope(apiKeyHash, IdempotencyKeys.check(idempotencyKey));
@@ -102,6 +107,7 @@ public final class TrainingSubmissionService {
             return new SubmissionService.Accepted(
                     existing.get().jobId(), existing.get().status(), warnings, true);
         }
+        quota.check(apiKeyHash);
         return publish(JobOwners.own(IdempotencyKeys.jobId(scope, requestHash), apiKeyHash), request, warnings);
     }
 

@@ -48,7 +48,13 @@ class GatewayBadInputTest {
     public static class Unlimited implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("animatediff.rate-limit.rate", "100000", "animatediff.rate-limit.burst", "100000");
+            return Map.of(
+                    "animatediff.rate-limit.rate",
+                    "100000",
+                    "animatediff.rate-limit.burst",
+                    "100000",
+                    "animatediff.queue-quota.max-active-jobs-per-key",
+                    "100000");
         }
     }
 

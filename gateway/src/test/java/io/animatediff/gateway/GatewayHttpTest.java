@@ -86,6 +86,7 @@ class GatewayHttpTest {
     static final String KEY = "Bearer test-key";
     static final String OTHER_KEY = "Bearer other-key";
     static final String LIMITED_KEY = "Bearer limited-key";
+    static final String QUOTA_KEY = "Bearer quota-key";
     static final String BODY = "{\"prompt\": \"a cat walking\", \"base_model\": \"tiny-base\","
             + " \"motion_module\": \"tiny-motion\", \"num_frames\": 8, \"width\": 64, \"height\": 64,"
             + " \"num_inference_steps\": 2}";
@@ -191,14 +192,33 @@ class GatewayHttpTest {
         publish(JobEvent.running(id, t, 1, "w1", 2));
         publish(JobEvent.progress(id, t.plusMillis(1), 1, "w1", 1, 2));
         publish(JobEvent.progress(id, t.plusMillis(2), 1, "w1", 2, 2));
+        // the upload waits for storage: GET shows it while it lasts
+        String waiting = "waiting for storage: writing results/" + id + "/animation.gif failed (attempt 1, waited 0 s"
+                + " of 120 s): Connection refused; next retry in 500 ms";
+        publish(JobEvent.waiting(id, t.plusMillis(3), 1, "w1", JobEvent.PHASE_WAITING_FOR_STORAGE, waiting));
+        await(
+                () -> "waiting_for_storage"
+                        .equals(given().header("Authorization", KEY)
+                                .get("/v1/jobs/" + id)
+                                .path("phase")),
+                "the waiting event in GET");
+        given().header("Authorization", KEY)
+                .get("/v1/jobs/" + id)
+                .then()
+                .body("status", equalTo("RUNNING"))
+                .body("message", equalTo(waiting))
+                .body("progress.step", equalTo(2));
         publish(JobEvent.succeeded(
-                id, t.plusMillis(3), 1, "w1", List.of(new ResultObject("gif", put.key(), put.size(), put.sha256()))));
+                id, t.plusMillis(4), 1, "w1", List.of(new ResultObject("gif", put.key(), put.size(), put.sha256()))));
 
         // 3. the stream ends after the terminal event, one event per change
         reader.get(20, TimeUnit.SECONDS);
-        assertEquals(List.of("queued", "running", "progress", "progress", "succeeded"), names);
+        assertEquals(List.of("queued", "running", "progress", "progress", "running", "succeeded"), names);
         assertTrue(data.get(3).contains("\"step\":2"), data.get(3));
-        assertTrue(data.get(4).contains("\"status\":\"SUCCEEDED\""), data.get(4));
+        assertTrue(data.get(4).contains("\"phase\":\"waiting_for_storage\""), data.get(4));
+        assertTrue(data.get(4).contains("next retry in 500 ms"), data.get(4));
+        assertTrue(data.get(5).contains("\"status\":\"SUCCEEDED\""), data.get(5));
+        assertFalse(data.get(5).contains("\"phase\""), data.get(5));
 
         // 4. GET shows the result with a presigned URL that downloads the object
         Response r = given().header("Authorization", KEY).get("/v1/jobs/" + id);
@@ -353,6 +373,102 @@ class GatewayHttpTest {
         limited.then().contentType("application/problem+json");
         assertTrue(Long.parseLong(limited.header("Retry-After")) >= 1);
         given().header("Authorization", KEY).get("/v1/jobs?size=1").then().statusCode(200);
+    }
+
+    @Test
+    void aKeyWithItsQuotaOfActiveJobsGets429ButRetriesOfAcceptedJobsStillWork() {
+        // the test profile allows 20 active jobs per key
+        String first = submit(BODY, QUOTA_KEY, "quota-first");
+        List<String> ids = new ArrayList<>(List.of(first));
+        for (int i = 1; i < 20; i++) {
+            ids.add(submit(BODY, QUOTA_KEY, null));
+        }
+        Response full = post(BODY, QUOTA_KEY, null);
+        full.then()
+                .statusCode(429)
+                .contentType("application/problem+json")
+                .header("Retry-After", "30")
+                .body("type", equalTo("/problems/queue-quota-exceeded"))
+                .body("violations[0].field", equalTo("Authorization"));
+        String detail = full.path("detail");
+        assertTrue(detail.contains("has 20 jobs queued or running, the limit is 20 per key"), detail);
+        assertTrue(detail.contains("cancel"), detail);
+        post(BODY, QUOTA_KEY, "quota-new").then().statusCode(429);
+        // the retry of an accepted job answers with that job; other keys are not affected
+        Response retry = post(BODY, QUOTA_KEY, "quota-first");
+        retry.then().statusCode(202).header("Idempotent-Replayed", "true");
+        assertEquals(first, retry.path("job_id"));
+        submit(BODY, OTHER_KEY, null);
+        // a job that ends (here: FAILED, published as a worker would) frees a place
+        publish(JobEvent.failed(
+                ids.get(5),
+                Instant.now(),
+                1,
+                "w1",
+                new io.animatediff.common.protocol.Failure(
+                        io.animatediff.common.protocol.FailureCode.INTERNAL, "test")));
+        await(
+                () -> appView.activeJobs(JobOwners.tag(Sha256.hex("quota-key".getBytes(StandardCharsets.UTF_8)))) == 19,
+                "the FAILED event to be folded");
+        submit(BODY, QUOTA_KEY, null);
+        post(BODY, QUOTA_KEY, null).then().statusCode(429);
+    }
+
+    @Test
+    void modelUploadsBeyondTheModelLimitAre409AndStoreNothing() {
+        // the test profile allows 8 models in the fleet
+        int before = given().header("Authorization", KEY)
+                .get("/v1/models")
+                .then()
+                .statusCode(200)
+                .extract()
+                .path("models.size()");
+        assertTrue(before < 8, "the other tests registered " + before + " models, the limit is 8");
+        byte[] bytes = {9, 8, 7, 6};
+        List<String> mine = new ArrayList<>();
+        try {
+            for (int i = before; i < 8; i++) {
+                String name = "count-lora-" + i;
+                uploadLora(name, bytes).then().statusCode(201);
+                mine.add(name);
+            }
+            Response refused = uploadLora("count-lora-extra", bytes);
+            refused.then()
+                    .statusCode(409)
+                    .contentType("application/problem+json")
+                    .body("type", equalTo("/problems/model-limit"))
+                    .body("violations[0].field", equalTo("name"));
+            String detail = refused.path("detail");
+            assertTrue(detail.contains("already has 8 registered models, the limit is 8"), detail);
+            assertEquals(List.of(), store.list("models/lora/count-lora-extra/"), "objects left behind");
+            // the presigned route is refused too, before any URL is handed out
+            given().header("Authorization", KEY)
+                    .contentType(ContentType.JSON)
+                    .body("{\"files\": [\"a.safetensors\"]}")
+                    .post("/v1/models/lora/count-lora-extra/uploads")
+                    .then()
+                    .statusCode(409);
+            // re-sending a registered file is still answered (200), and deleting frees a place
+            uploadLora(mine.get(0), bytes).then().statusCode(200);
+            given().header("Authorization", KEY)
+                    .delete("/v1/models/lora/" + mine.remove(0))
+                    .then()
+                    .statusCode(204);
+            uploadLora("count-lora-extra", bytes).then().statusCode(201);
+            mine.add("count-lora-extra");
+        } finally {
+            for (String name : mine) {
+                given().header("Authorization", KEY).delete("/v1/models/lora/" + name);
+            }
+        }
+    }
+
+    static Response uploadLora(String name, byte[] bytes) {
+        return given().header("Authorization", KEY)
+                .header("X-Sha256", Sha256.hex(bytes))
+                .contentType("application/octet-stream")
+                .body(bytes)
+                .post("/v1/models/lora/" + name + "?path=l.safetensors");
     }
 
     static Stream<Arguments> badBodies() {

@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.animatediff.common.Json;
 import io.animatediff.common.Topics;
+import io.animatediff.common.protocol.Failure;
+import io.animatediff.common.protocol.FailureCode;
 import io.animatediff.common.protocol.GenerationJob;
 import io.animatediff.common.protocol.JobEvent;
 import io.animatediff.common.protocol.JobEventType;
@@ -45,6 +47,7 @@ class SubmissionServiceTest {
                 catalog,
                 new FrameLimits(name -> Optional.empty(), 16, Duration.ofSeconds(1), System::nanoTime),
                 view,
+                new QueueQuota(view, 3, Duration.ofSeconds(7)),
                 publisher,
                 Clock.fixed(Instant.parse("2025-01-01T00:00:00Z"), ZoneOffset.UTC),
                 Duration.ofSeconds(5));
@@ -121,6 +124,41 @@ class SubmissionServiceTest {
         ProblemException badKey = assertThrows(ProblemException.class, () -> s.submit(BODY, "h", "x".repeat(300)));
         assertEquals("Idempotency-Key", badKey.problem().violations().get(0).field());
         assertTrue(sent.isEmpty());
+    }
+
+    @Test
+    void theQueueQuotaCountsActiveJobsPerKeyAndSparesRetriesOfAcceptedOnes() {
+        SubmissionService s = service();
+        String first = s.submit(BODY, "h", "k1").jobId();
+        String second = s.submit(BODY, "h", null).jobId();
+        s.submit(BODY, "h", null);
+        assertEquals(3, view.activeJobs(JobOwners.tag("h")));
+        ProblemException full = assertThrows(ProblemException.class, () -> s.submit(BODY, "h", null));
+        assertEquals(429, full.status());
+        assertEquals("queue_quota", full.reason());
+        assertEquals("7", full.headers().get("Retry-After"));
+        assertTrue(
+                full.problem().detail().contains("has 3 jobs queued or running, the limit is 3"),
+                full.problem().detail());
+        assertThrows(ProblemException.class, () -> s.submit(BODY, "h", "k2"), "a new idempotency key is a new job");
+        assertEquals(6, sent.size(), "nothing was published for the refused ones");
+        // a retry of an accepted job gets that job, another key is not affected
+        SubmissionService.Accepted retry = s.submit(BODY, "h", "k1");
+        assertEquals(first, retry.jobId());
+        assertTrue(retry.replayed());
+        s.submit(BODY, "other", null);
+        // RUNNING still counts; a terminal state frees a place; a new attempt takes it again
+        Instant t = Instant.parse("2025-01-01T00:00:01Z");
+        view.apply(JobEvent.running(second, t, 1, "w", 2));
+        assertThrows(ProblemException.class, () -> s.submit(BODY, "h", null));
+        view.apply(JobEvent.failed(second, t, 1, "w", new Failure(FailureCode.INTERNAL, "x")));
+        assertEquals(2, view.activeJobs(JobOwners.tag("h")));
+        view.apply(JobEvent.queued(second, t, 2));
+        assertEquals(3, view.activeJobs(JobOwners.tag("h")));
+        view.apply(JobEvent.cancelled(second, t, 2, null));
+        view.apply(JobEvent.cancelled(second, t, 2, null)); // a duplicate changes nothing
+        assertEquals(2, view.activeJobs(JobOwners.tag("h")));
+        assertEquals(JobStatus.QUEUED, s.submit(BODY, "h", null).status());
     }
 
     @Test

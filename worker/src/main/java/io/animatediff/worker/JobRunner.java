@@ -242,6 +242,19 @@ public final class JobRunner {
                         config.storagePatience().toSeconds(),
                         wait.toMillis(),
                         e.getMessage());
+                events.publishAsync(JobEvent.waiting(
+                        job.jobId(),
+                        clock.instant(),
+                        job.attempt(),
+                        config.workerId(),
+                        JobEvent.PHASE_WAITING_FOR_STORAGE,
+                        waitingForStorage(
+                                "using the object store",
+                                round,
+                                Duration.ofNanos(waited),
+                                config.storagePatience(),
+                                wait,
+                                e.getMessage())));
                 if (control.sleepUnlessAborted(wait)) {
                     throw new JobControl.Aborted(control.abortReason());
                 }
@@ -250,6 +263,17 @@ public final class JobRunner {
                         : wait.multipliedBy(2);
             }
         }
+    }
+
+    /**
+     * The message of a {@link JobEvent#PHASE_WAITING_FOR_STORAGE} event, e.g. "waiting for storage:
+     * writing results/j/animation.gif failed (attempt 2, waited 1 s of 90 s): Connection refused;
+     * next retry in 1000 ms".
+     */
+    static String waitingForStorage(
+            String what, int attempt, Duration waited, Duration patience, Duration retryIn, String error) {
+        return "waiting for storage: " + what + " failed (attempt " + attempt + ", waited " + waited.toSeconds()
+                + " s of " + patience.toSeconds() + " s): " + error + "; next retry in " + retryIn.toMillis() + " ms";
     }
 
     /** The work of one attempt; returns the stored results or throws with the failure. */
@@ -299,7 +323,19 @@ public final class JobRunner {
                     .map(f -> OutputFormat.find(f).orElseThrow())
                     .toList();
             long uploadStart = System.nanoTime();
-            List<ResultObject> stored = uploader.write(id, result, formats, r.fps());
+            List<ResultObject> stored = uploader.write(
+                    id,
+                    result,
+                    formats,
+                    r.fps(),
+                    (key, attempt, waited, retryIn, error) -> events.publishAsync(JobEvent.waiting(
+                            id,
+                            clock.instant(),
+                            job.attempt(),
+                            config.workerId(),
+                            JobEvent.PHASE_WAITING_FOR_STORAGE,
+                            waitingForStorage(
+                                    "writing " + key, attempt, waited, config.storagePatience(), retryIn, error))));
             metrics.phase("upload", System.nanoTime() - uploadStart);
             control.mark("stored");
             return stored;

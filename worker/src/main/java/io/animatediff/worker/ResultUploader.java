@@ -59,6 +59,22 @@ public final class ResultUploader {
         this.patience = Objects.requireNonNull(patience, "patience");
     }
 
+    /** Hears each wait of an upload that waits out a storage outage (before the wait begins). */
+    @FunctionalInterface
+    public interface StorageWait {
+        /** Ignores every wait. */
+        StorageWait NONE = (key, attempt, waited, retryIn, error) -> {};
+
+        /**
+         * @param key the object being written
+         * @param attempt the attempt that just failed (1 for the first)
+         * @param waited time since the first attempt
+         * @param retryIn wait before the next attempt
+         * @param error why the attempt failed
+         */
+        void waiting(String key, int attempt, Duration waited, Duration retryIn, String error);
+    }
+
     /** {@code results/<jobId>/}. */
     public static String prefix(String jobId) {
         return "results/" + jobId + "/";
@@ -100,8 +116,13 @@ public final class ResultUploader {
         }
     }
 
-    /** Encodes and uploads every requested format, in request order; returns what was stored. */
-    public List<ResultObject> write(String jobId, AnimationResult result, List<OutputFormat> formats, double fps)
+    /**
+     * Encodes and uploads every requested format, in request order; returns what was stored.
+     *
+     * @param onWait told before each wait of an upload that waits out a storage outage
+     */
+    public List<ResultObject> write(
+            String jobId, AnimationResult result, List<OutputFormat> formats, double fps, StorageWait onWait)
             throws IOException {
         Files.createDirectories(scratch);
         Path dir = Files.createTempDirectory(scratch, jobId + "-");
@@ -115,21 +136,24 @@ public final class ResultUploader {
                                 f,
                                 AnimationWriter.write(result, OutputType.GIF, fps, dir.resolve("animation.gif")),
                                 jobId,
-                                "");
+                                "",
+                                onWait);
                     case MP4 ->
                         upload(
                                 out,
                                 f,
                                 AnimationWriter.write(result, OutputType.MP4, fps, dir.resolve("animation.mp4")),
                                 jobId,
-                                "");
+                                "",
+                                onWait);
                     case PNG ->
                         upload(
                                 out,
                                 f,
                                 AnimationWriter.write(result, OutputType.PNG, fps, dir.resolve("frames")),
                                 jobId,
-                                "frames/");
+                                "frames/",
+                                onWait);
                     case FRAMES ->
                         upload(
                                 out,
@@ -137,7 +161,8 @@ public final class ResultUploader {
                                 AnimationWriter.write(
                                         result, OutputType.FRAMES, fps, dir.resolve("frames.safetensors")),
                                 jobId,
-                                "");
+                                "",
+                                onWait);
                 }
             }
             prune(jobId, out);
@@ -153,7 +178,7 @@ public final class ResultUploader {
      * naming the job, the key and how long it has waited (and counted by the caller's metrics via
      * the log); a permanent failure or an exhausted patience throws.
      */
-    private PutResult putPatiently(String jobId, String key, Path file, OutputFormat f) {
+    private PutResult putPatiently(String jobId, String key, Path file, OutputFormat f, StorageWait onWait) {
         long start = System.nanoTime();
         Duration wait = FIRST_WAIT;
         for (int attempt = 1; ; attempt++) {
@@ -183,6 +208,11 @@ public final class ResultUploader {
                         e.getMessage(),
                         wait.toMillis());
                 try {
+                    onWait.waiting(key, attempt, Duration.ofNanos(waited), wait, e.getMessage());
+                } catch (RuntimeException listenerFailure) {
+                    LOG.warn("job {}: could not report the wait for storage: {}", jobId, listenerFailure.toString());
+                }
+                try {
                     Thread.sleep(wait.toMillis());
                 } catch (InterruptedException ie) {
                     Thread.currentThread().interrupt();
@@ -193,10 +223,11 @@ public final class ResultUploader {
         }
     }
 
-    private void upload(List<ResultObject> out, OutputFormat f, List<Path> files, String jobId, String sub) {
+    private void upload(
+            List<ResultObject> out, OutputFormat f, List<Path> files, String jobId, String sub, StorageWait onWait) {
         for (Path file : files) {
             String key = prefix(jobId) + sub + file.getFileName();
-            PutResult r = putPatiently(jobId, key, file, f);
+            PutResult r = putPatiently(jobId, key, file, f, onWait);
             out.add(new ResultObject(f.json(), key, r.size(), r.sha256()));
         }
     }

@@ -86,6 +86,11 @@ final class FleetFixture implements AutoCloseable {
             s3 = S3ProxyServer.startInMemory();
         }
 
+        /** The S3 server, e.g. to stop and restart it (a storage outage). */
+        S3ProxyServer s3() {
+            return s3;
+        }
+
         @Override
         public String bootstrapServers() {
             return kafka.bootstrapServers();

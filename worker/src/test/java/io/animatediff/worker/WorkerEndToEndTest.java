@@ -17,8 +17,10 @@ import io.animatediff.common.protocol.JobIds;
 import io.animatediff.common.protocol.LoraSpec;
 import io.animatediff.common.protocol.ModelKind;
 import io.animatediff.common.protocol.ResultObject;
+import io.animatediff.common.protocol.Seed;
 import io.animatediff.common.registry.LocalModelFile;
 import io.animatediff.common.registry.ModelFormat;
+import io.animatediff.common.store.S3ProxyServer;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.ModelLoader;
 import io.animatediff.engine.nn.Param;
@@ -43,6 +45,7 @@ import javax.imageio.stream.ImageInputStream;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.header.Header;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -292,6 +295,94 @@ class WorkerEndToEndTest {
         // what a client sees: RUNNING, PROGRESS.., SUCCEEDED, then the same again for attempt 1
         List<JobEventType> types = all.stream().map(JobEvent::type).toList();
         assertEquals(2, types.stream().filter(t -> t == JobEventType.RUNNING).count(), types.toString());
+    }
+
+    /**
+     * A real storage outage while the results are written: S3Proxy is stopped once the job runs and
+     * restarted a few seconds later. The worker says it waits for storage (a RUNNING event with
+     * phase {@code waiting_for_storage}) and the job then succeeds once, with its results stored.
+     */
+    @Test
+    void aStorageOutageDuringTheUploadIsReportedAndTheJobSucceedsOnce() throws Exception {
+        Assumptions.assumeTrue(
+                fleet.infra instanceof FleetFixture.InProcess, "stops the in-process S3Proxy: in-process fleet only");
+        S3ProxyServer s3 = ((FleetFixture.InProcess) fleet.infra).s3();
+        // 1. the models in the worker's memory (any earlier job on them did it; this one makes sure)
+        GenerationJob warm = fleet.submit(FleetFixture.tinyRequest().build());
+        assertEquals(
+                JobEventType.SUCCEEDED, last(fleet.awaitTerminal(warm.jobId())).type());
+
+        // 2. storage goes down while the job denoises, and comes back a few seconds later
+        GenerationJob job = fleet.submit(FleetFixture.tinyRequest()
+                .numInferenceSteps(60)
+                .seed(Seed.of(7))
+                .build());
+        fleet.awaitEvent(job.jobId(), JobEventType.RUNNING, Duration.ofSeconds(60));
+        JobEvent waiting;
+        s3.stop();
+        try {
+            long down = System.nanoTime();
+            waiting = awaitWaitingForStorage(job.jobId(), Duration.ofSeconds(60));
+            long left = Duration.ofSeconds(3).toNanos() - (System.nanoTime() - down);
+            if (left > 0) {
+                Thread.sleep(left / 1_000_000);
+            }
+            assertTrue(
+                    fleet.events(job.jobId()).stream().noneMatch(JobEvent::isTerminal),
+                    "the job ended while storage was down");
+        } finally {
+            s3.restart();
+        }
+
+        // 3. the waiting event: RUNNING, same attempt and worker, says what it waits for and the next retry
+        String prefix = ResultUploader.prefix(job.jobId());
+        assertEquals(JobEventType.RUNNING, waiting.type());
+        assertEquals(1, waiting.attempt());
+        assertEquals("w1", waiting.workerId());
+        assertTrue(
+                waiting.message().startsWith("waiting for storage: writing " + prefix + "animation.gif failed"),
+                waiting.message());
+        assertTrue(waiting.message().contains("next retry in "), waiting.message());
+
+        // 4. one terminal event, SUCCEEDED in the same attempt, with exactly the stored results
+        fleet.awaitTerminal(job.jobId());
+        Thread.sleep(500); // a duplicate terminal event would show up by now
+        List<JobEvent> events = fleet.events(job.jobId());
+        List<JobEvent> terminal = events.stream().filter(JobEvent::isTerminal).toList();
+        assertEquals(
+                1,
+                terminal.size(),
+                events.stream().map(e -> e.type() + "/" + e.attempt()).toList().toString());
+        JobEvent done = terminal.get(0);
+        assertEquals(JobEventType.SUCCEEDED, done.type());
+        assertTrue(events.stream().allMatch(e -> e.attempt() == 1), "the outage used up an attempt");
+        assertTrue(events.indexOf(waiting) < events.indexOf(done), "the waiting event came after the terminal one");
+        assertEquals(
+                List.of(prefix + "animation.gif"),
+                done.results().stream().map(ResultObject::key).toList());
+        assertEquals(1, fleet.store.list(prefix).size());
+        assertEquals(
+                done.results().get(0).sha256(),
+                io.animatediff.common.store.Sha256.hex(fleet.store.getBytes(prefix + "animation.gif")));
+    }
+
+    private JobEvent awaitWaitingForStorage(String jobId, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            for (JobEvent e : fleet.events(jobId)) {
+                if (JobEvent.PHASE_WAITING_FOR_STORAGE.equals(e.phase())) {
+                    return e;
+                }
+                if (e.isTerminal()) {
+                    throw new AssertionError("job " + jobId + " ended (" + e.type()
+                            + ") before it found storage down: the job was too short for the test");
+                }
+            }
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("no waiting_for_storage event of job " + jobId + " within " + timeout);
+            }
+            Thread.sleep(10);
+        }
     }
 
     @Test

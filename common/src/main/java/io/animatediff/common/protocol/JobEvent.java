@@ -1,5 +1,7 @@
 package io.animatediff.common.protocol;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyOrder;
 import io.animatediff.common.InvalidMessageException;
@@ -19,7 +21,10 @@ import java.util.List;
  *   <li>{@code progress}: required for PROGRESS, allowed for RUNNING, refused otherwise;
  *   <li>{@code results}: required (non-empty) for SUCCEEDED, refused otherwise;
  *   <li>{@code failure}: required for FAILED, refused otherwise;
- *   <li>{@code worker_id}: required for RUNNING, PROGRESS and SUCCEEDED.
+ *   <li>{@code worker_id}: required for RUNNING, PROGRESS and SUCCEEDED;
+ *   <li>{@code phase} and {@code message} (optional, added in schema 1 compatibly: absent from
+ *       the JSON when null, and readers ignore fields they do not know): allowed for RUNNING and
+ *       PROGRESS only; {@code message} requires {@code phase}.
  * </ul>
  *
  * @param schema message format version ({@link Schema#CURRENT})
@@ -31,8 +36,25 @@ import java.util.List;
  * @param progress step and total, see above
  * @param results objects written, see above
  * @param failure code and reason, see above
+ * @param phase what a running job is doing when it is not denoising, e.g. {@value
+ *     #PHASE_WAITING_FOR_STORAGE}; null otherwise
+ * @param message a human-readable note on {@code phase} (what, how long, next retry); null when
+ *     there is no phase
  */
-@JsonPropertyOrder({"schema", "job_id", "type", "timestamp", "attempt", "worker_id", "progress", "results", "failure"})
+@JsonPropertyOrder({
+    "schema",
+    "job_id",
+    "type",
+    "timestamp",
+    "attempt",
+    "worker_id",
+    "progress",
+    "results",
+    "failure",
+    "phase",
+    "message"
+})
+@JsonInclude(JsonInclude.Include.NON_NULL)
 public record JobEvent(
         @JsonProperty(value = "schema", required = true) int schema,
         @JsonProperty("job_id") String jobId,
@@ -42,8 +64,17 @@ public record JobEvent(
         @JsonProperty("worker_id") String workerId,
         @JsonProperty("progress") Progress progress,
         @JsonProperty("results") List<ResultObject> results,
-        @JsonProperty("failure") Failure failure) {
+        @JsonProperty("failure") Failure failure,
+        @JsonProperty("phase") String phase,
+        @JsonProperty("message") String message) {
 
+    /** Phase of a RUNNING job whose results cannot be written yet: the worker retries with backoff. */
+    public static final String PHASE_WAITING_FOR_STORAGE = "waiting_for_storage";
+
+    /** Longest {@code message}, in characters. */
+    public static final int MAX_MESSAGE_LENGTH = 1000;
+
+    @JsonCreator
     public JobEvent {
         Schema.check(schema, "job event");
         JobIds.require(jobId, "job_id");
@@ -76,6 +107,37 @@ public record JobEvent(
         if (failure != null && type != JobEventType.FAILED) {
             throw new InvalidMessageException("failure", "only FAILED events carry failure, this is " + type, null);
         }
+        if (phase != null && type != JobEventType.RUNNING && type != JobEventType.PROGRESS) {
+            throw new InvalidMessageException(
+                    "phase", "only RUNNING and PROGRESS events carry a phase, this is " + type, null);
+        }
+        if (phase != null && !phase.matches("[a-z][a-z_]{0,63}")) {
+            throw new InvalidMessageException(
+                    "phase", "phase '" + phase + "' is not a lower_snake_case word of at most 64 characters", null);
+        }
+        if (message != null && phase == null) {
+            throw new InvalidMessageException("message", "a message describes a phase: add phase", null);
+        }
+        if (message != null && message.length() > MAX_MESSAGE_LENGTH) {
+            throw new InvalidMessageException(
+                    "message",
+                    "message has " + message.length() + " characters, at most " + MAX_MESSAGE_LENGTH + " allowed",
+                    null);
+        }
+    }
+
+    /** An event without phase and message (the fields every event had before they were added). */
+    public JobEvent(
+            int schema,
+            String jobId,
+            JobEventType type,
+            Instant timestamp,
+            int attempt,
+            String workerId,
+            Progress progress,
+            List<ResultObject> results,
+            Failure failure) {
+        this(schema, jobId, type, timestamp, attempt, workerId, progress, results, failure, null, null);
     }
 
     /** The gateway accepted the job. */
@@ -87,6 +149,19 @@ public record JobEvent(
     public static JobEvent running(String jobId, Instant at, int attempt, String workerId, int total) {
         return new JobEvent(
                 Schema.CURRENT, jobId, JobEventType.RUNNING, at, attempt, workerId, new Progress(0, total), null, null);
+    }
+
+    /**
+     * A worker's job is still running but waiting: {@code phase} names what for (e.g. {@value
+     * #PHASE_WAITING_FOR_STORAGE}), {@code message} says what failed, how long it has waited and when
+     * it retries. Progress is left as it was.
+     */
+    public static JobEvent waiting(
+            String jobId, Instant at, int attempt, String workerId, String phase, String message) {
+        String m =
+                message.length() > MAX_MESSAGE_LENGTH ? message.substring(0, MAX_MESSAGE_LENGTH - 3) + "..." : message;
+        return new JobEvent(
+                Schema.CURRENT, jobId, JobEventType.RUNNING, at, attempt, workerId, null, null, null, phase, m);
     }
 
     /** {@code step} of {@code total} steps done. */

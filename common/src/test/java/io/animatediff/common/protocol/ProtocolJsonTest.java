@@ -2,6 +2,7 @@ package io.animatediff.common.protocol;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -343,6 +344,49 @@ class ProtocolJsonTest {
                         base + "\"type\":\"QUEUED\",\"failure\":{\"code\":\"INTERNAL\",\"reason\":\"x\"}}",
                         JobEvent.class));
         assertThrows(InvalidMessageException.class, () -> Json.read(base + "\"type\":\"EXPLODED\"}", JobEvent.class));
+    }
+
+    @Test
+    void waitingEventsCarryPhaseAndMessageCompatibly() throws Exception {
+        JobEvent waiting = JobEvent.waiting(
+                "j1",
+                T0,
+                2,
+                "worker-a",
+                JobEvent.PHASE_WAITING_FOR_STORAGE,
+                "waiting for storage: attempt 3, next retry in 2000 ms");
+        String json = Json.write(waiting);
+        assertEquals(waiting, Json.read(json, JobEvent.class), json);
+        assertEquals(JobEventType.RUNNING, waiting.type());
+        assertEquals("waiting_for_storage", tree(waiting).get("phase").asText());
+        assertTrue(tree(waiting).get("message").asText().startsWith("waiting for storage"), json);
+        // events without them are written as before (no null fields) and read back with nulls
+        String plain = Json.write(JobEvent.progress("j1", T0, 1, "worker-a", 7, 25));
+        assertFalse(plain.contains("phase") || plain.contains("message"), plain);
+        assertNull(Json.read(plain, JobEvent.class).phase());
+        // every consumer reads leniently: unknown fields are skipped, as readers older than phase and
+        // message skip those
+        assertEquals(
+                "j1",
+                Json.read(json.replace("{", "{\"field_from_the_future\":{\"x\":1},"), JobEvent.class)
+                        .jobId());
+        String base = "{\"schema\":1,\"job_id\":\"j\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"attempt\":1,";
+        assertEquals(
+                "phase",
+                assertThrows(
+                                InvalidMessageException.class,
+                                () -> Json.read(
+                                        base + "\"type\":\"QUEUED\",\"phase\":\"waiting_for_storage\"}",
+                                        JobEvent.class))
+                        .field());
+        assertEquals(
+                "message",
+                assertThrows(
+                                InvalidMessageException.class,
+                                () -> Json.read(
+                                        base + "\"type\":\"RUNNING\",\"worker_id\":\"w\",\"message\":\"x\"}",
+                                        JobEvent.class))
+                        .field());
     }
 
     @Test

@@ -29,12 +29,16 @@ public final class S3ProxyServer implements AutoCloseable {
 
     private static final Duration START_TIMEOUT = Duration.ofSeconds(20);
 
-    private final S3Proxy proxy;
+    private final BlobStore blobStore;
+    private final int port;
     private final String endpoint;
+    private volatile S3Proxy proxy;
 
-    private S3ProxyServer(S3Proxy proxy) {
+    private S3ProxyServer(BlobStore blobStore, S3Proxy proxy) {
+        this.blobStore = blobStore;
         this.proxy = proxy;
-        this.endpoint = "http://127.0.0.1:" + proxy.getPort();
+        this.port = proxy.getPort();
+        this.endpoint = "http://127.0.0.1:" + port;
     }
 
     /** A server keeping objects in memory (gone when closed). */
@@ -49,9 +53,13 @@ public final class S3ProxyServer implements AutoCloseable {
     }
 
     private static S3ProxyServer start(BlobStore blobStore) throws Exception {
+        return new S3ProxyServer(blobStore, startProxy(blobStore, 0));
+    }
+
+    private static S3Proxy startProxy(BlobStore blobStore, int port) throws Exception {
         S3Proxy proxy = S3Proxy.builder()
                 .blobStore(blobStore)
-                .endpoint(URI.create("http://127.0.0.1:0"))
+                .endpoint(URI.create("http://127.0.0.1:" + port))
                 .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
                 .build();
         proxy.start();
@@ -64,7 +72,20 @@ public final class S3ProxyServer implements AutoCloseable {
             }
             Thread.sleep(10);
         }
-        return new S3ProxyServer(proxy);
+        return proxy;
+    }
+
+    /**
+     * Stops serving (connections are refused from now on) but keeps the objects: a storage outage
+     * that {@link #restart} ends.
+     */
+    public void stop() throws Exception {
+        proxy.stop();
+    }
+
+    /** Serves the same objects again on the same port after {@link #stop}. */
+    public void restart() throws Exception {
+        proxy = startProxy(blobStore, port);
     }
 
     /** {@code http://127.0.0.1:<port>}. */
