@@ -76,6 +76,8 @@ public final class FleetDemo {
         body.put("num_frames", FRAMES);
         body.put("width", SIZE);
         body.put("height", SIZE);
+        body.put("num_inference_steps", 25);
+        body.put("guidance_scale", 4.0);
         body.put("seed", 42);
         body.putArray("output_formats").add("gif").add("mp4");
         return body;

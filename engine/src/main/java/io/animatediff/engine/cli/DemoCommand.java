@@ -71,7 +71,7 @@ final class DemoCommand implements Callable<Integer> {
                     .frames(frames)
                     .size(64, 64)
                     .steps(25)
-                    .guidanceScale(7.5)
+                    .guidanceScale(4.0)
                     .seed(42)
                     .build();
             AnimationResult result = new AnimationPipeline(model).run(params, StepListener.NONE, true);

@@ -105,6 +105,15 @@ public final class MiniWorldRecipe {
                     4.0, 2024);
         }
 
+        /**
+         * CI's motion check: a motion module trained briefly on the shipped base (see {@link
+         * #reducedMotion}).
+         */
+        public static Plan ciMotion() {
+            return new Plan(
+                    64, 8, 1, 1, 2e-3, 1, 1, 1e-3, 1, 2e-4, 1, 4, 2e-3, 1, 200, 150, 4, 1e-3, 15, 12, 4.0, 77);
+        }
+
         /** A reduced run for CI: every stage, few steps. */
         public static Plan quick() {
             return new Plan(
@@ -214,10 +223,28 @@ public final class MiniWorldRecipe {
         }
 
         // 4. motion module on base-domain videos, base frozen
+        losses.add(trainMotion(set.base(), work, set.motion(), plan, log));
+        losses.forEach(l -> log.accept(l.describe()));
+
+        // 5. the table
+        List<WorldMetrics.Row> table = evaluate(set, work.resolve("evaluation"), settings(plan), log);
+        StringBuilder rows = new StringBuilder();
+        table.forEach(row -> rows.append(row.json()).append('\n'));
+        Files.writeString(out.resolve(WorldModels.TABLE), rows.toString());
+        return new Result(set, losses, table);
+    }
+
+    /**
+     * Trains a fresh motion module on base-domain videos with the image model {@code base} frozen
+     * ({@link MotionTrainer}) and writes it to {@code motionOut} (official layout).
+     */
+    public static StageLoss trainMotion(Path base, Path work, Path motionOut, Plan plan, Consumer<String> log)
+            throws IOException {
+        long seed = plan.seed();
         Path videos = work.resolve("base-videos");
         MiniWorld.writeDataset(videos, plan.videoClips(), plan.frames(), plan.size(), Domain.BASE, seed + 8);
         TrainingConfig motion = TrainingConfig.builder()
-                .baseModel(set.base())
+                .baseModel(base)
                 .freshMotion(motionConfig())
                 .outDir(work.resolve("motion-run"))
                 .steps(plan.motionSteps())
@@ -247,19 +274,31 @@ public final class MiniWorldRecipe {
         })) {
             r = t.train();
         }
-        losses.add(summary("motion", motionLosses, (System.nanoTime() - t0) / 1e9));
+        Files.createDirectories(motionOut.toAbsolutePath().getParent());
         Files.copy(
-                r.checkpoint().resolve(TrainingCheckpoint.MOTION_MODULE),
-                set.motion(),
-                StandardCopyOption.REPLACE_EXISTING);
-        losses.forEach(l -> log.accept(l.describe()));
+                r.checkpoint().resolve(TrainingCheckpoint.MOTION_MODULE), motionOut, StandardCopyOption.REPLACE_EXISTING);
+        return summary("motion", motionLosses, (System.nanoTime() - t0) / 1e9);
+    }
 
-        // 5. the table
-        List<WorldMetrics.Row> table = evaluate(set, work.resolve("evaluation"), settings(plan), log);
-        StringBuilder rows = new StringBuilder();
-        table.forEach(row -> rows.append(row.json()).append('\n'));
-        Files.writeString(out.resolve(WorldModels.TABLE), rows.toString());
-        return new Result(set, losses, table);
+    /**
+     * The reduced experiment CI runs in minutes: a fresh motion module trained on base-domain videos
+     * with the image model {@code base} frozen (the shipped one: training a base from scratch is what
+     * takes the full run its time), then two rows on {@link Plan#evalClips()} scenes: that module,
+     * and the same module with its output zeroed (the image model alone).
+     */
+    public static Result reducedMotion(MiniWorldSet shipped, Path out, Plan plan, Consumer<String> log)
+            throws IOException {
+        MiniWorldSet set = new MiniWorldSet(out);
+        Path work = out.resolve("work");
+        StageLoss loss = trainMotion(shipped.base(), work, set.motion(), plan, log);
+        Path zeroed = WorldEvaluation.zeroedMotion(set.motion(), work.resolve("zeroed.safetensors"));
+        List<WorldMetrics.Row> table = new ArrayList<>();
+        for (WorldEvaluation.Setup s : List.of(
+                new WorldEvaluation.Setup("base + motion (reduced run)", shipped.base(), set.motion(), List.of()),
+                new WorldEvaluation.Setup("base, motion zeroed", shipped.base(), zeroed, List.of()))) {
+            table.add(WorldEvaluation.evaluate(s, settings(plan), work.resolve("evaluation").resolve(slug(s.name()))));
+        }
+        return new Result(set, List.of(loss), table);
     }
 
     /** Evaluation settings of a plan. */
