@@ -48,10 +48,52 @@ public final class ReproduceCommand implements Callable<Integer> {
                     + " instead of training")
     Path shipFrom;
 
+    @Option(
+            names = "--motion-only",
+            paramLabel = "SET",
+            description = "retrain only the motion module on the base of an earlier run's folder SET (frozen)"
+                    + " into --out, and evaluate it with that run's models")
+    Path motionOnly;
+
+    @Option(names = "--motion-steps", description = "override the plan's motion-module steps")
+    Integer motionSteps;
+
+    @Option(names = "--motion-lr", description = "override the plan's motion-module learning rate")
+    Double motionLr;
+
+    @Option(names = "--eval-clips", description = "override the plan's scenes per evaluation row (1..60)")
+    Integer evalClips;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
-        MiniWorldRecipe.Plan plan = quick ? MiniWorldRecipe.Plan.quick() : MiniWorldRecipe.Plan.full();
+        MiniWorldRecipe.Plan plan = (quick ? MiniWorldRecipe.Plan.quick() : MiniWorldRecipe.Plan.full())
+                .withMotion(motionSteps, motionLr, evalClips);
+        if (motionOnly != null) {
+            MiniWorldSet trained = new MiniWorldSet(motionOnly);
+            MiniWorldSet set = new MiniWorldSet(out);
+            MiniWorldRecipe.StageLoss loss =
+                    MiniWorldRecipe.trainMotion(trained.base(), out.resolve("work"), set.motion(), plan, line -> {
+                        w.println(line);
+                        w.flush();
+                    });
+            w.println(loss.describe());
+            MiniWorldSet combined = MiniWorldRecipe.withMotion(trained, set.motion(), out.resolve("set"));
+            List<WorldMetrics.Row> table = MiniWorldRecipe.evaluate(
+                    combined, out.resolve("work/evaluation"), MiniWorldRecipe.settings(plan), line -> {
+                        w.println(line);
+                        w.flush();
+                    });
+            EvaluateCommand printer = new EvaluateCommand();
+            printer.json = json;
+            printer.print(table, w);
+            StringBuilder rows = new StringBuilder();
+            table.forEach(row -> rows.append(row.json()).append('\n'));
+            Files.writeString(combined.root().resolve(WorldModels.TABLE), rows.toString());
+            w.println("set with the new motion module: " + combined.root());
+            w.flush();
+            return 0;
+        }
         if (shipFrom != null) {
             MiniWorldSet set = new MiniWorldSet(shipFrom);
             Path tableFile = shipFrom.resolve(WorldModels.TABLE);

@@ -114,6 +114,33 @@ public final class MiniWorldRecipe {
                     64, 8, 1, 1, 2e-3, 1, 1, 1e-3, 1, 2e-4, 1, 4, 2e-3, 1, 200, 150, 4, 1e-3, 15, 12, 4.0, 77);
         }
 
+        /** This plan with the motion stage's steps, learning rate and the evaluation's clips replaced where not null. */
+        public Plan withMotion(Integer steps, Double lr, Integer clips) {
+            return new Plan(
+                    size,
+                    frames,
+                    vaeSteps,
+                    vaeBatch,
+                    vaeLr,
+                    baseSteps,
+                    imageBatch,
+                    baseLr,
+                    personalizedSteps,
+                    personalizedLr,
+                    loraSteps,
+                    loraRank,
+                    loraLr,
+                    pool,
+                    videoClips,
+                    steps == null ? motionSteps : steps,
+                    motionBatch,
+                    lr == null ? motionLr : lr,
+                    clips == null ? evalClips : clips,
+                    evalSteps,
+                    guidance,
+                    seed);
+        }
+
         /** A reduced run for CI: every stage, few steps. */
         public static Plan quick() {
             return new Plan(
@@ -299,6 +326,19 @@ public final class MiniWorldRecipe {
             table.add(WorldEvaluation.evaluate(s, settings(plan), work.resolve("evaluation").resolve(slug(s.name()))));
         }
         return new Result(set, List.of(loss), table);
+    }
+
+    /**
+     * A set in {@code root} with the image models and LoRA of {@code trained} (linked, or copied where
+     * links are not possible) and the motion module {@code motion}.
+     */
+    public static MiniWorldSet withMotion(MiniWorldSet trained, Path motion, Path root) throws IOException {
+        MiniWorldSet out = new MiniWorldSet(root);
+        replaceFolder(trained.base(), out.base());
+        replaceFolder(trained.personalized(), out.personalized());
+        Files.copy(trained.lora(), out.lora(), StandardCopyOption.REPLACE_EXISTING);
+        Files.copy(motion, out.motion(), StandardCopyOption.REPLACE_EXISTING);
+        return out;
     }
 
     /** Evaluation settings of a plan. */
