@@ -101,7 +101,7 @@ public final class MiniWorldRecipe {
         /** The run behind the shipped models. */
         public static Plan full() {
             return new Plan(
-                    64, 8, 1500, 16, 2e-3, 3000, 64, 1e-3, 600, 2e-4, 600, 8, 2e-3, 4096, 600, 1500, 8, 5e-4, 60, 25,
+                    64, 8, 1500, 16, 2e-3, 3000, 64, 1e-3, 600, 2e-4, 600, 8, 2e-3, 4096, 600, 2000, 8, 1e-3, 60, 25,
                     4.0, 2024);
         }
 
