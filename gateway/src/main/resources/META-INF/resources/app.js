@@ -38,6 +38,12 @@
     };
     fill($("base-model"), "base");
     fill($("motion-module"), "motion");
+    // the miniature world's trained models are the default where registered (local mode)
+    const prefer = (select, name) => {
+      if ([...select.options].some((o) => o.value === name)) select.value = name;
+    };
+    prefer($("base-model"), "world-personalized");
+    prefer($("motion-module"), "world-motion");
     $("connection").textContent = body.models.length + " models";
   }
 

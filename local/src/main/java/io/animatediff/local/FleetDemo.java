@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.animatediff.common.store.Sha256;
+import io.animatediff.engine.media.GifReader;
+import io.animatediff.engine.world.MiniWorld;
+import io.animatediff.engine.world.WorldMetrics;
+import io.animatediff.engine.world.WorldModels;
 import io.animatediff.worker.BuiltinModels;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -17,6 +21,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
@@ -25,14 +30,16 @@ import javax.imageio.stream.ImageInputStream;
 
 /**
  * The sample job over HTTP, as a product backend would send it: {@code POST /v1/animations} with
- * the built-in models, progress followed over Server-Sent Events (polling {@code GET /v1/jobs/<id>}
- * when the stream is unavailable), the results downloaded by their presigned URLs and the GIF's
- * frame count checked.
+ * the miniature world's trained models (the personalized model with the motion module trained on the
+ * base domain only: the paper's claim), progress followed over Server-Sent Events (polling
+ * {@code GET /v1/jobs/<id>} when the stream is unavailable), the results downloaded by their
+ * presigned URLs, the GIF's frame count checked and what it shows read back ({@link WorldMetrics}).
+ * Builds without trained models fall back to the seeded {@code builtin} model.
  */
 public final class FleetDemo {
-    public static final String PROMPT = "a red circle moving left";
-    public static final int FRAMES = 16;
-    public static final int SIZE = 64;
+    public static final String PROMPT = "a red circle moving right";
+    public static final int FRAMES = WorldModels.FRAMES;
+    public static final int SIZE = WorldModels.SIZE;
     /** How long the job may take end to end. */
     public static final Duration JOB_TIMEOUT = Duration.ofMinutes(15);
 
@@ -63,11 +70,14 @@ public final class FleetDemo {
     public static ObjectNode sampleRequest() {
         ObjectNode body = JSON.createObjectNode();
         body.put("prompt", PROMPT);
-        body.put("base_model", BuiltinModels.NAME);
-        body.put("motion_module", BuiltinModels.NAME);
+        boolean world = WorldModels.available();
+        body.put("base_model", world ? WorldModels.PERSONALIZED : BuiltinModels.NAME);
+        body.put("motion_module", world ? WorldModels.MOTION : BuiltinModels.NAME);
         body.put("num_frames", FRAMES);
         body.put("width", SIZE);
         body.put("height", SIZE);
+        body.put("num_inference_steps", 25);
+        body.put("guidance_scale", 4.0);
         body.put("seed", 42);
         body.putArray("output_formats").add("gif").add("mp4");
         return body;
@@ -103,7 +113,30 @@ public final class FleetDemo {
                     workerLog);
         }
         out.println("verified " + gif + ": a GIF of " + frames + " frames");
+        if (WorldModels.available()) {
+            out.println("reads as " + describe(gif) + " (prompted: " + PROMPT + ")");
+        }
         return new Result(jobId, files, gif, frames);
+    }
+
+    /** What {@link WorldMetrics} sees in the GIF: colour, shape, direction and domain. */
+    static String describe(Path gif) {
+        try {
+            WorldMetrics.ClipReading r = WorldMetrics.read(GifReader.read(gif));
+            if (!r.objectFound()) {
+                return "no object found";
+            }
+            String motion = r.direction() == null
+                    ? "moving incoherently"
+                    : r.direction() == MiniWorld.Direction.STILL
+                            ? "standing still"
+                            : "moving " + r.direction().name().toLowerCase(Locale.ROOT);
+            return "a " + r.colour().name().toLowerCase(Locale.ROOT) + " "
+                    + r.shape().name().toLowerCase(Locale.ROOT) + " " + motion + ", "
+                    + WorldMetrics.domain(r).name().toLowerCase(Locale.ROOT) + " domain";
+        } catch (IOException | RuntimeException e) {
+            return "unreadable (" + e.getMessage() + ")";
+        }
     }
 
     private String submit() throws ComponentException {

@@ -4,6 +4,7 @@ import io.animatediff.common.registry.ModelRegistry;
 import io.animatediff.common.store.ObjectStore;
 import io.animatediff.common.store.Sha256;
 import io.animatediff.common.store.StoreConfig;
+import io.animatediff.engine.world.WorldModels;
 import io.animatediff.worker.BuiltinModels;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -128,7 +129,12 @@ public final class LocalMode implements AutoCloseable {
         if (!settings.services()) {
             return;
         }
-        progress.println("models   registering base 'builtin' and motion 'builtin' ...");
+        progress.println("models   registering base 'builtin' and motion 'builtin'"
+                + (WorldModels.available()
+                        ? ", the trained world models (bases '" + WorldModels.BASE + "', '" + WorldModels.PERSONALIZED
+                                + "', motion '" + WorldModels.MOTION + "', LoRA '" + WorldModels.LORA + "')"
+                        : "")
+                + " ...");
         registerBuiltinModels(layout);
         apiKey = settings.apiKey() != null ? settings.apiKey() : newApiKey();
         int gatewayPort = settings.gatewayPort() > 0 ? settings.gatewayPort() : Ports.free();
@@ -190,7 +196,11 @@ public final class LocalMode implements AutoCloseable {
 
     private void registerBuiltinModels(LocalLayout layout) throws ComponentException {
         try (ObjectStore objects = new ObjectStore(store)) {
-            BuiltinModels.register(new ModelRegistry(objects), layout.builtinDir());
+            ModelRegistry registry = new ModelRegistry(objects);
+            BuiltinModels.register(registry, layout.builtinDir());
+            if (WorldModels.available()) {
+                BuiltinModels.registerWorld(registry, layout.builtinDir().resolve("world"));
+            }
         } catch (RuntimeException e) {
             throw new ComponentException(
                     REGISTRY,

@@ -10,6 +10,8 @@ import io.animatediff.engine.pipeline.AnimationPipeline;
 import io.animatediff.engine.pipeline.AnimationResult;
 import io.animatediff.engine.pipeline.AnimationWriter;
 import io.animatediff.engine.pipeline.StepListener;
+import io.animatediff.engine.world.MiniWorldSet;
+import io.animatediff.engine.world.WorldModels;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,8 +20,9 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code sample}: the built-in model generates a sample animation into {@code ./out/} (GIF and MP4),
- * in-process. The built-in model is written to {@code .animatediff/builtin/} on first use.
+ * {@code sample}: the miniature world's trained models (personalized model + motion module) generate
+ * a sample animation into {@code ./out/} (GIF and MP4), in-process; builds without them use the
+ * seeded built-in model. Models are written to {@code .animatediff/builtin/} on first use.
  */
 @Command(
         name = "sample",
@@ -29,15 +32,33 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--out", defaultValue = "out", paramLabel = "DIR")
     Path out;
 
-    @Option(names = "--prompt", defaultValue = "a red circle moving left")
+    @Option(names = "--prompt", defaultValue = "a red circle moving right")
     String prompt;
+
+    @Option(
+            names = "--model",
+            defaultValue = "personalized",
+            description = "the world's image model: personalized (striped style) or base (plain)")
+    String modelName;
 
     @Override
     public Integer call() throws Exception {
         Path builtin = Path.of(".animatediff", "builtin");
         Path base = builtin.resolve("base");
         Path motion = builtin.resolve("motion.safetensors");
-        if (!Files.isRegularFile(motion)) {
+        int frames = 16;
+        if (WorldModels.available()) {
+            MiniWorldSet world = WorldModels.extract(builtin.resolve("world"));
+            base = switch (modelName) {
+                case "personalized" -> world.personalized();
+                case "base" -> world.base();
+                default ->
+                    throw new IllegalArgumentException(
+                            "--model " + modelName + " is not a world model: use personalized or base");
+            };
+            motion = world.motion();
+            frames = WorldModels.FRAMES;
+        } else if (!Files.isRegularFile(motion)) {
             System.err.println("writing the built-in model to " + builtin);
             TinyModels.writeBaseModel(base, 0);
             TinyModels.writeMotionModule(motion, MotionModuleConfig.tiny(false), 100, true);
@@ -47,10 +68,10 @@ final class DemoCommand implements Callable<Integer> {
             AnimationParams params = AnimationParams.builder()
                     .prompt(prompt)
                     .negativePrompt("")
-                    .frames(16)
+                    .frames(frames)
                     .size(64, 64)
                     .steps(25)
-                    .guidanceScale(7.5)
+                    .guidanceScale(4.0)
                     .seed(42)
                     .build();
             AnimationResult result = new AnimationPipeline(model).run(params, StepListener.NONE, true);

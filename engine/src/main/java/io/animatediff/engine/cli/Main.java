@@ -19,6 +19,7 @@ import picocli.CommandLine.Command;
             BenchCommand.class,
             EvaluateCommand.class,
             WorldDatasetCommand.class,
+            ReproduceCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

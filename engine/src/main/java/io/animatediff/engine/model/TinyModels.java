@@ -38,9 +38,17 @@ public final class TinyModels {
 
     /** Writes a diffusers folder (unet/, vae/, text_encoder/, tokenizer/, scheduler/) to {@code dir}. */
     public static void writeBaseModel(Path dir, long seed) throws IOException {
+        writeBaseModel(dir, UNet2DConditionConfig.tiny(), AutoencoderKLConfig.tiny(), seed);
+    }
+
+    /**
+     * As {@link #writeBaseModel(Path, long)} with the given UNet and VAE architectures (the tiny
+     * text encoder and vocabulary), every weight seeded: the starting point of a model trained from
+     * scratch.
+     */
+    public static void writeBaseModel(Path dir, UNet2DConditionConfig unetCfg, AutoencoderKLConfig vaeCfg, long seed)
+            throws IOException {
         TinyVocabulary vocab = TinyVocabulary.build();
-        UNet2DConditionConfig unetCfg = UNet2DConditionConfig.tiny();
-        AutoencoderKLConfig vaeCfg = AutoencoderKLConfig.tiny();
         CLIPTextConfig textCfg = textConfig(vocab.size());
         try (NDManager m = NDManager.newBaseManager()) {
             UNet3DConditionModel unet = new UNet3DConditionModel(unetCfg, null);
@@ -69,8 +77,15 @@ public final class TinyModels {
     /** Writes fresh motion modules for the tiny UNet (proj_out zero unless {@code nonZero}). */
     public static void writeMotionModule(Path file, MotionModuleConfig cfg, long seed, boolean nonZero)
             throws IOException {
+        writeMotionModule(file, UNet2DConditionConfig.tiny(), cfg, seed, nonZero);
+    }
+
+    /** Writes fresh motion modules for a UNet of {@code unetCfg} (proj_out zero unless {@code nonZero}). */
+    public static void writeMotionModule(
+            Path file, UNet2DConditionConfig unetCfg, MotionModuleConfig cfg, long seed, boolean nonZero)
+            throws IOException {
         try (NDManager m = NDManager.newBaseManager()) {
-            UNet3DConditionModel unet = new UNet3DConditionModel(UNet2DConditionConfig.tiny(), cfg);
+            UNet3DConditionModel unet = new UNet3DConditionModel(unetCfg, cfg);
             unet.initialize(m, seed);
             Map<String, NDArray> tensors = new LinkedHashMap<>();
             for (Map.Entry<String, Param> e : unet.namedTensors().entrySet()) {

@@ -79,6 +79,7 @@ public final class ClipDataset implements AutoCloseable {
     private final Consumer<String> messages;
     private final Map<String, Long> skipped;
     private final int reportEpoch;
+    private final boolean randomFlip;
     private BufferedReader reader;
     private int epoch;
     private long line;
@@ -92,7 +93,9 @@ public final class ClipDataset implements AutoCloseable {
             long seed,
             Position start,
             Map<String, Long> skippedSoFar,
-            Consumer<String> messages) {
+            Consumer<String> messages,
+            boolean randomFlip) {
+        this.randomFlip = randomFlip;
         this.source = source;
         this.frames = frames;
         this.stride = stride;
@@ -120,7 +123,26 @@ public final class ClipDataset implements AutoCloseable {
             Map<String, Long> skippedSoFar,
             Consumer<String> messages)
             throws IOException {
-        ClipDataset d = new ClipDataset(source, frames, stride, size, seed, start, skippedSoFar, messages);
+        return open(source, frames, stride, size, seed, start, skippedSoFar, messages, true);
+    }
+
+    /**
+     * As {@link #open(DatasetSource, int, int, int, long, Position, Map, Consumer)}, with the random
+     * horizontal flip on or off (off for captions that name a left/right direction: a flip would
+     * contradict them). The flip's draw is made either way, so the other draws do not change.
+     */
+    public static ClipDataset open(
+            DatasetSource source,
+            int frames,
+            int stride,
+            int size,
+            long seed,
+            Position start,
+            Map<String, Long> skippedSoFar,
+            Consumer<String> messages,
+            boolean randomFlip)
+            throws IOException {
+        ClipDataset d = new ClipDataset(source, frames, stride, size, seed, start, skippedSoFar, messages, randomFlip);
         d.openEpoch();
         for (long i = 0; i < start.line(); i++) {
             if (d.reader.readLine() == null) {
@@ -223,7 +245,7 @@ public final class ClipDataset implements AutoCloseable {
         SplittableRandom r = new SplittableRandom(SeedStreams.seed(seed, SeedStreams.Purpose.CLIP, epoch, at));
         int clipLength = PixelTransforms.clipLength(f.count(), frames, stride);
         int start = r.nextInt(f.count() - clipLength + 1);
-        boolean flip = r.nextDouble() < 0.5;
+        boolean flip = r.nextDouble() < 0.5 && randomFlip;
         float[] pixels = PixelTransforms.apply(f, PixelTransforms.frameIndices(start, clipLength, frames), size, flip);
         return new Clip(pixels, caption, video, epoch, at);
     }

@@ -244,7 +244,8 @@ public final class MotionTrainer implements AutoCloseable {
                     seed,
                     position,
                     state == null ? Map.of() : state.skipped(),
-                    listener::onMessage);
+                    listener::onMessage,
+                    config.randomFlip());
             return new MotionTrainer(config, model, trainable, lora, optimizer, dataset, listener, seed, state);
         } catch (IOException | RuntimeException e) {
             if (dataset != null) {

@@ -39,6 +39,8 @@ import java.util.List;
  * @param validationGuidance guidance scale of a validation sample
  * @param seed run seed (global_seed), unsigned 64-bit bit pattern
  * @param vaeChunk frames the VAE encodes per call (memory bound, no effect on results)
+ * @param randomFlip flip clips left to right at random (the reference's RandomHorizontalFlip); off
+ *     when captions name a left/right direction
  */
 public record TrainingConfig(
         Path baseModel,
@@ -67,7 +69,8 @@ public record TrainingConfig(
         int validationSteps,
         double validationGuidance,
         long seed,
-        int vaeChunk) {
+        int vaeChunk,
+        boolean randomFlip) {
 
     /** The four validation prompts of configs/training/v1/training.yaml. */
     public static final List<String> OFFICIAL_VALIDATION_PROMPTS = List.of(
@@ -201,6 +204,7 @@ public record TrainingConfig(
         b.validationGuidance = validationGuidance;
         b.seed = seed;
         b.vaeChunk = vaeChunk;
+        b.randomFlip = randomFlip;
         return b;
     }
 
@@ -233,6 +237,7 @@ public record TrainingConfig(
         private double validationGuidance = 8.0;
         private long seed = 42;
         private int vaeChunk = 16;
+        private boolean randomFlip = true;
 
         public Builder baseModel(Path v) {
             baseModel = v;
@@ -365,6 +370,11 @@ public record TrainingConfig(
             return this;
         }
 
+        public Builder randomFlip(boolean v) {
+            randomFlip = v;
+            return this;
+        }
+
         public TrainingConfig build() {
             return new TrainingConfig(
                     baseModel,
@@ -393,7 +403,8 @@ public record TrainingConfig(
                     validationSteps,
                     validationGuidance,
                     seed,
-                    vaeChunk);
+                    vaeChunk,
+                    randomFlip);
         }
     }
 }

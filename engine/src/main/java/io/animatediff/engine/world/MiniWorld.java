@@ -14,12 +14,19 @@ import java.util.SplittableRandom;
 
 /**
  * A seeded synthetic video world: one object (a {@link Shape} in a {@link Colour}) on a background of
- * a {@link Domain}, moving one {@link Direction} at {@link #SPEED} pixels per frame, with a caption
- * such as "a red circle moving left". The same seed gives the same clip, bit for bit.
+ * a {@link Domain}, moving one {@link Direction} at {@link #speed} pixels per frame, with a caption
+ * such as "a red circle moving left". Sizes scale with the frame: at 32 px the object's side is 8..11
+ * px and it moves 1 px per frame, at 64 px 16..23 px and 2 px per frame. The same seed gives the same
+ * clip, bit for bit.
  */
 public final class MiniWorld {
-    /** Pixels per frame of a moving object. */
-    public static final int SPEED = 1;
+    /** Pixels per frame of a moving object in a 32 px frame. */
+    public static final int SPEED = Integer.getInteger("animatediff.world.speed", 1);
+
+    /** Pixels per frame of a moving object in a frame of side {@code size}: {@link #SPEED} per 32 px. */
+    public static int speed(int size) {
+        return Math.max(1, SPEED * size / 32);
+    }
 
     public enum Shape {
         CIRCLE,
@@ -82,12 +89,16 @@ public final class MiniWorld {
         BASE,
         PERSONALIZED;
 
-        /** Background colour at (x, y): BASE plain grey; PERSONALIZED dark violet diagonal stripes. */
-        public int background(int x, int y) {
+        /**
+         * Background colour at (x, y) of a frame of side {@code size}: BASE plain grey; PERSONALIZED
+         * dark violet diagonal stripes 3 px wide per 32 px.
+         */
+        public int background(int x, int y, int size) {
             if (this == BASE) {
                 return 0xC8C8C8;
             }
-            return ((x + y) / 3) % 2 == 0 ? 0x281E46 : 0x46326E;
+            int band = Math.max(1, 3 * size / 32);
+            return ((x + y) / band) % 2 == 0 ? 0x281E46 : 0x46326E;
         }
     }
 
@@ -117,8 +128,8 @@ public final class MiniWorld {
     private MiniWorld() {}
 
     /**
-     * Renders a clip: the object's size (a side of 8..11 px) and start are drawn from {@code seed} so
-     * that it stays inside the frame for all {@code count} frames.
+     * Renders a clip: the object's size (a side of 8..11 px per 32 px) and start are drawn from
+     * {@code seed} so that it stays inside the frame for all {@code count} frames.
      */
     public static Clip render(Scene scene, Domain domain, int count, int size, long seed) {
         if (count < 1 || size < 16) {
@@ -126,25 +137,28 @@ public final class MiniWorld {
                     "mini world clips need >= 1 frame and a size >= 16 px, got " + count + " frames of " + size);
         }
         SplittableRandom rnd = new SplittableRandom(seed);
-        int side = 8 + rnd.nextInt(4);
-        int travel = SPEED * (count - 1);
+        int side = size / 4 + rnd.nextInt(Math.max(1, size / 8));
+        int speed = speed(size);
+        int travel = speed * (count - 1);
         int margin = 1;
         int span = size - side - 2 * margin;
         if (travel > span) {
             throw new IllegalArgumentException("a " + size + " px frame cannot hold " + count + " frames of motion at "
-                    + SPEED + " px/frame: use fewer frames or a larger size");
+                    + speed + " px/frame: use fewer frames or a larger size");
         }
         int x0 = margin + startOffset(rnd, scene.direction().dx, span, travel);
         int y0 = margin + startOffset(rnd, scene.direction().dy, span, travel);
         int[] rgb = new int[count * size * size];
         for (int f = 0; f < count; f++) {
-            int ox = x0 + scene.direction().dx * SPEED * f;
-            int oy = y0 + scene.direction().dy * SPEED * f;
+            int ox = x0 + scene.direction().dx * speed * f;
+            int oy = y0 + scene.direction().dy * speed * f;
             int base = f * size * size;
             for (int y = 0; y < size; y++) {
                 for (int x = 0; x < size; x++) {
                     boolean inside = inside(scene.shape(), x - ox, y - oy, side);
-                    rgb[base + y * size + x] = inside ? scene.colour().rgb : domain.background(x, y);
+                    rgb[base + y * size + x] = !inside
+                            ? domain.background(x, y, size)
+                            : eye(scene.direction(), x - ox, y - oy, side) ? EYE : scene.colour().rgb;
                 }
             }
         }
@@ -161,6 +175,26 @@ public final class MiniWorld {
         }
         return rnd.nextInt(span + 1);
     }
+
+    /**
+     * Is (u, v) in the object's eye? A moving object faces where it goes, as things in real footage
+     * do (a car drives nose first): a dark square of side s / 5 (at least 1 px) a quarter of the side
+     * from the centre towards its direction. A still object has none. This is what makes a direction
+     * visible in a single still, so an image model can learn "moving left" from stills and a motion
+     * module can learn to move objects the way they face.
+     */
+    static boolean eye(Direction d, int u, int v, int s) {
+        if (d == Direction.STILL) {
+            return false;
+        }
+        int e = Math.max(1, s / 5);
+        int cx = s / 2 + d.dx * s / 4;
+        int cy = s / 2 + d.dy * s / 4;
+        return Math.abs(u - cx) <= e / 2 && Math.abs(v - cy) <= e / 2;
+    }
+
+    /** The eye's colour. */
+    static final int EYE = 0x141414;
 
     /** Is (u, v), relative to the top-left corner of the object's box of side {@code s}, inside the shape? */
     static boolean inside(Shape shape, int u, int v, int s) {

@@ -26,6 +26,33 @@ public final class WorldMetrics {
 
     private WorldMetrics() {}
 
+    private static final java.util.regex.Pattern JSON_ROW = java.util.regex.Pattern.compile(
+            "\\{\"row\": \"(.*)\", \"clips\": (\\d+), \"motion_accuracy\": ([0-9.]+), \"personalized_frames\": ([0-9.]+),"
+                    + " \"temporal_consistency\": ([0-9.]+), \"colour_accuracy\": ([0-9.]+), \"shape_accuracy\": ([0-9.]+)\\}");
+
+    /** Rows as {@link Row#json()} wrote them, one per line. */
+    public static List<Row> readJsonLines(String text) {
+        List<Row> out = new java.util.ArrayList<>();
+        for (String line : text.split("\n")) {
+            if (line.isBlank()) {
+                continue;
+            }
+            java.util.regex.Matcher m = JSON_ROW.matcher(line.strip());
+            if (!m.matches()) {
+                throw new IllegalArgumentException("not a table row written by evaluate --json: " + line);
+            }
+            out.add(new Row(
+                    m.group(1),
+                    Integer.parseInt(m.group(2)),
+                    Double.parseDouble(m.group(3)),
+                    Double.parseDouble(m.group(4)),
+                    Double.parseDouble(m.group(5)),
+                    Double.parseDouble(m.group(6)),
+                    Double.parseDouble(m.group(7))));
+        }
+        return out;
+    }
+
     /** What was seen in one clip. */
     public record ClipReading(
             boolean objectFound,
@@ -58,6 +85,9 @@ public final class WorldMetrics {
                     shapeAccuracy);
         }
     }
+
+    /** Share of the centres' variance a coherent motion's line must explain. */
+    static final double MIN_R2 = 0.6;
 
     /** Reads one clip. */
     public static ClipReading read(Frames clip) {
@@ -124,7 +154,7 @@ public final class WorldMetrics {
         Colour colour =
                 nearestColour((int) (sumR / objectPixels), (int) (sumG / objectPixels), (int) (sumB / objectPixels));
         Shape shape = nearestShape(median(fill));
-        Direction direction = direction(cx, cy, clip.count());
+        Direction direction = direction(cx, cy, MiniWorld.speed(w));
         double medianArea = median(Arrays.stream(area).asDoubleStream().toArray());
         int consistent = 0;
         for (int a : area) {
@@ -167,19 +197,61 @@ public final class WorldMetrics {
         return r.personalizedFrames() >= 0.5 ? Domain.PERSONALIZED : Domain.BASE;
     }
 
-    private static Direction direction(double[] cx, double[] cy, int count) {
+    /**
+     * The direction of a least-squares line through the object's centres over frame index: STILL when
+     * the fitted travel is under a quarter of the world's (at least 1 px); otherwise the dominant axis
+     * and sign, provided the motion is coherent (the line explains at least {@value #MIN_R2} of the
+     * centres' variance along that axis). Incoherent motion (objects jumping about, shuffled frames)
+     * has no direction: null.
+     */
+    private static Direction direction(double[] cx, double[] cy, int speed) {
         int first = firstFound(cx, 0, 1);
-        int last = firstFound(cx, count - 1, -1);
-        double dx = cx[last] - cx[first];
-        double dy = cy[last] - cy[first];
-        double expected = MiniWorld.SPEED * (double) (last - first);
+        int last = firstFound(cx, cx.length - 1, -1);
+        double[] fx = fit(cx);
+        double[] fy = fit(cy);
+        double dx = fx[0] * (last - first);
+        double dy = fy[0] * (last - first);
+        double expected = speed * (double) (last - first);
         if (Math.max(Math.abs(dx), Math.abs(dy)) < Math.max(1.0, 0.25 * expected)) {
             return Direction.STILL;
         }
-        if (Math.abs(dx) >= Math.abs(dy)) {
+        boolean horizontal = Math.abs(dx) >= Math.abs(dy);
+        if ((horizontal ? fx[1] : fy[1]) < MIN_R2) {
+            return null;
+        }
+        if (horizontal) {
             return dx < 0 ? Direction.LEFT : Direction.RIGHT;
         }
         return dy < 0 ? Direction.UP : Direction.DOWN;
+    }
+
+    /** Least squares v[i] = a + slope * i over the non-NaN entries: {slope, R^2} (R^2 = 1 when v is constant). */
+    private static double[] fit(double[] v) {
+        double n = 0;
+        double si = 0;
+        double sv = 0;
+        for (int i = 0; i < v.length; i++) {
+            if (!Double.isNaN(v[i])) {
+                n++;
+                si += i;
+                sv += v[i];
+            }
+        }
+        double mi = si / n;
+        double mv = sv / n;
+        double sii = 0;
+        double siv = 0;
+        double svv = 0;
+        for (int i = 0; i < v.length; i++) {
+            if (!Double.isNaN(v[i])) {
+                sii += (i - mi) * (i - mi);
+                siv += (i - mi) * (v[i] - mv);
+                svv += (v[i] - mv) * (v[i] - mv);
+            }
+        }
+        double slope = sii == 0 ? 0 : siv / sii;
+        double r2 = svv == 0 ? 1 : (siv * siv) / (sii * svv);
+        return new double[] {slope, r2};
     }
 
     private static int firstFound(double[] v, int from, int step) {

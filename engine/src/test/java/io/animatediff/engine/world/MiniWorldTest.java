@@ -41,11 +41,16 @@ class MiniWorldTest {
 
     @Test
     void metricsReadEveryGroundTruthClipCorrectly() {
+        metricsReadEveryGroundTruthClipCorrectly(SIZE);
+        metricsReadEveryGroundTruthClipCorrectly(64);
+    }
+
+    private static void metricsReadEveryGroundTruthClipCorrectly(int size) {
         for (Domain domain : Domain.values()) {
             List<Scene> scenes = Scene.all();
             List<Frames> clips = new ArrayList<>();
             for (int i = 0; i < scenes.size(); i++) {
-                Clip clip = MiniWorld.render(scenes.get(i), domain, FRAMES, SIZE, 100 + i);
+                Clip clip = MiniWorld.render(scenes.get(i), domain, FRAMES, size, 100 + i);
                 WorldMetrics.ClipReading r = WorldMetrics.read(clip.frames());
                 Scene s = scenes.get(i);
                 assertEquals(s.direction(), r.direction(), s.caption() + " in " + domain);
@@ -76,9 +81,9 @@ class MiniWorldTest {
             shuffled.add(MiniWorld.shuffled(f, rnd));
         }
         WorldMetrics.Row row = WorldMetrics.row("shuffled", moving, shuffled);
-        // the first and last frames are now random positions along the path: the direction is a coin
-        // toss between the right one, its opposite and "still"
-        assertTrue(row.motionAccuracy() < 0.6, "motion accuracy of shuffled clips: " + row.motionAccuracy());
+        // positions along the path in random order: no line explains them, so no coherent direction
+        // is read (or a short one, "still"); chance among the 5 readings is 20%
+        assertTrue(row.motionAccuracy() < 0.35, "motion accuracy of shuffled clips: " + row.motionAccuracy());
         assertEquals(1.0, row.colourAccuracy());
         assertEquals(1.0, row.shapeAccuracy());
     }
