@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
         name = "bench",
         mixinStandardHelpOptions = true,
         description = "Engine benchmark: UNet FLOP rate vs matmul, time outside the UNet, native memory,"
-                + " safetensors load speed; ratios measured in one run.")
+                + " safetensors load speed; ratios measured in one run. --attention: attention only.")
 public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--unet", defaultValue = "sd15", description = "sd15 (full widths, ~1.3 B params) or tiny")
     String unet;

@@ -21,7 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * libtorch kernels DJL does not expose (fused scaled-dot-product attention, group_norm, silu),
+ * libtorch kernels DJL does not expose (fused scaled-dot-product attention, group_norm, silu, and
+ * bfloat16 attention and matmul for the benchmark),
  * reached through one TorchScript module that is written without Python at first use, loaded once
  * per process through DJL and kept for the process's lifetime.
  *
