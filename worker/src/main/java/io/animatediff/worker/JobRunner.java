@@ -32,6 +32,7 @@ import io.animatediff.engine.pipeline.AnimationResult;
 import io.animatediff.engine.pipeline.CancelledException;
 import io.animatediff.engine.pipeline.ContextWindows;
 import io.animatediff.engine.pipeline.FreeInit;
+import io.animatediff.engine.pipeline.MemoryPlan;
 import io.animatediff.engine.pipeline.StepListener;
 import io.animatediff.engine.pipeline.VideoInput;
 import io.animatediff.engine.text.ClipTokenizer;
@@ -301,6 +302,7 @@ public final class JobRunner {
         metrics.phase("load", System.nanoTime() - loadStart);
         AnimateDiffModel model = loaded.model();
         validate(r, lookup, model.unet().maxFrames(), tokens(model.tokenizer()));
+        checkMemory(r, model);
         control.checkAborted();
         // 5. LoRAs for this job only
         AnimationResult result;
@@ -362,6 +364,27 @@ public final class JobRunner {
         String reason = errors.stream().map(Violation::message).collect(Collectors.joining("; "));
         throw new JobFailedException(
                 missingModel ? FailureCode.MODEL_NOT_FOUND : FailureCode.INVALID_REQUEST, reason, null);
+    }
+
+    /** Refuses a job whose predicted native memory exceeds {@link WorkerConfig#memoryBudgetBytes}. */
+    private void checkMemory(GenerationRequest r, AnimateDiffModel model) {
+        long budget = config.memoryBudgetBytes();
+        if (budget <= 0) {
+            return;
+        }
+        int context = r.context() == null ? 0 : r.context().length();
+        MemoryPlan.Estimate e = MemoryPlan.predict(
+                MemoryPlan.Job.of(model, r.width(), r.height(), r.numFrames(), context, r.guidanceScale() > 1.0, 1));
+        if (e.peakBytes() > budget) {
+            throw new JobFailedException(
+                    FailureCode.OUT_OF_MEMORY,
+                    "the job is predicted to need " + e.peakBytes() + " bytes of native memory (" + e.describe()
+                            + ") at " + r.width() + "x" + r.height() + " with " + r.numFrames() + " frames, above"
+                            + " worker " + config.workerId() + "'s budget of " + budget + " bytes ("
+                            + WorkerConfig.ENV_MEMORY_BUDGET_BYTES + "): request fewer frames (or context windows)"
+                            + " or a smaller width and height",
+                    null);
+        }
     }
 
     private static TokenCounter tokens(ClipTokenizer tokenizer) {

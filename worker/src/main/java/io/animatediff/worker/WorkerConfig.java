@@ -52,6 +52,9 @@ import java.util.function.Function;
  * @param storagePatience how long one attempt waits out an unreachable object store before it
  *     counts as failed ({@code ANIMATEDIFF_WORKER_STORAGE_PATIENCE_MS}, default 120000; 0: fail at
  *     once)
+ * @param memoryBudgetBytes native memory one job may use on top of its loaded models, as predicted
+ *     from its shape by the engine's MemoryPlan; a job predicted above it fails OUT_OF_MEMORY
+ *     before it runs ({@code ANIMATEDIFF_MEMORY_BUDGET_BYTES}, default 0: no limit; suffixes k, m, g)
  */
 public record WorkerConfig(
         String bootstrapServers,
@@ -71,7 +74,8 @@ public record WorkerConfig(
         short topicReplication,
         boolean warmup,
         ValidationLimits limits,
-        Duration storagePatience) {
+        Duration storagePatience,
+        long memoryBudgetBytes) {
 
     public static final String ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS";
     public static final String ENV_CACHE_DIR = "ANIMATEDIFF_CACHE_DIR";
@@ -86,6 +90,7 @@ public record WorkerConfig(
     public static final String ENV_REPLICATION = "ANIMATEDIFF_KAFKA_REPLICATION";
     public static final String ENV_WARMUP = "ANIMATEDIFF_WORKER_WARMUP";
     public static final String ENV_STORAGE_PATIENCE_MS = "ANIMATEDIFF_WORKER_STORAGE_PATIENCE_MS";
+    public static final String ENV_MEMORY_BUDGET_BYTES = "ANIMATEDIFF_MEMORY_BUDGET_BYTES";
 
     public static final int DEFAULT_HEALTH_PORT = 8081;
     public static final int DEFAULT_MAX_ATTEMPTS = 3;
@@ -104,6 +109,10 @@ public record WorkerConfig(
         }
         if (maxAttempts < 1) {
             throw new IllegalArgumentException(ENV_MAX_ATTEMPTS + " is " + maxAttempts + ": use 1 or more");
+        }
+        if (memoryBudgetBytes < 0) {
+            throw new IllegalArgumentException(ENV_MEMORY_BUDGET_BYTES + " is " + memoryBudgetBytes
+                    + ": use 0 (no limit) or more bytes (suffix k, m or g)");
         }
         if (modelCacheBytes < 0) {
             throw new IllegalArgumentException(
@@ -147,7 +156,8 @@ public record WorkerConfig(
                 (short) 1,
                 true,
                 ValidationLimits.DEFAULTS,
-                Duration.ofMinutes(2));
+                Duration.ofMinutes(2),
+                0);
     }
 
     /** Reads system properties, then environment variables, then the defaults. */
@@ -191,7 +201,8 @@ public record WorkerConfig(
                 (short) intValue(lookup, ENV_REPLICATION, d.topicReplication),
                 bool(lookup, ENV_WARMUP, d.warmup),
                 d.limits,
-                millis(lookup, ENV_STORAGE_PATIENCE_MS, d.storagePatience));
+                millis(lookup, ENV_STORAGE_PATIENCE_MS, d.storagePatience),
+                bytes(lookup, ENV_MEMORY_BUDGET_BYTES, d.memoryBudgetBytes));
     }
 
     /** {@code animatediff.worker.max-attempts} for {@code ANIMATEDIFF_WORKER_MAX_ATTEMPTS}. */
@@ -269,6 +280,7 @@ public record WorkerConfig(
         private boolean warmup;
         private ValidationLimits limits;
         private Duration storagePatience;
+        private long memoryBudgetBytes;
 
         private Builder(WorkerConfig c) {
             bootstrapServers = c.bootstrapServers;
@@ -289,6 +301,7 @@ public record WorkerConfig(
             warmup = c.warmup;
             limits = c.limits;
             storagePatience = c.storagePatience;
+            memoryBudgetBytes = c.memoryBudgetBytes;
         }
 
         public Builder store(StoreConfig v) {
@@ -376,6 +389,11 @@ public record WorkerConfig(
             return this;
         }
 
+        public Builder memoryBudgetBytes(long v) {
+            memoryBudgetBytes = v;
+            return this;
+        }
+
         public WorkerConfig build() {
             return new WorkerConfig(
                     bootstrapServers,
@@ -395,7 +413,8 @@ public record WorkerConfig(
                     topicReplication,
                     warmup,
                     limits,
-                    storagePatience);
+                    storagePatience,
+                    memoryBudgetBytes);
         }
     }
 

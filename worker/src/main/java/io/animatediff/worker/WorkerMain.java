@@ -73,6 +73,7 @@ public final class WorkerMain {
                 "  " + WorkerConfig.ENV_RETRY_BACKOFF_MS + "  wait before a retry, doubled per attempt (1000)",
                 "  " + WorkerConfig.ENV_PARTITIONS + " / " + WorkerConfig.ENV_REPLICATION
                         + "  settings of topics this worker creates (6 / 1)",
-                "  " + WorkerConfig.ENV_WARMUP + "          tiny forward before ready (true)");
+                "  " + WorkerConfig.ENV_WARMUP + "          tiny forward before ready (true)",
+                "  " + WorkerConfig.ENV_MEMORY_BUDGET_BYTES + " refuse jobs predicted above it (0: no limit)");
     }
 }

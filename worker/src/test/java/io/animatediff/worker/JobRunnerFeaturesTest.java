@@ -25,16 +25,20 @@ import org.junit.jupiter.api.TestInstance;
 /**
  * The generation features through the real broker, store and worker: JobRunner maps every request
  * field to the engine (context windows, prompt travel, motion scale, FreeInit, trailing Euler,
- * video-to-video from a base64 GIF) and the worker's validator refuses what the module cannot do.
+ * video-to-video from a base64 GIF), the worker's validator refuses what the module cannot do and
+ * its memory budget refuses, before running it, a job predicted not to fit.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class JobRunnerFeaturesTest {
+    /** Every other job here is predicted far below it (64x64); the refused one far above. */
+    private static final long MEMORY_BUDGET = 512L << 20;
+
     private FleetFixture fleet;
 
     @BeforeAll
     void start() throws Exception {
         fleet = new FleetFixture();
-        fleet.startWorker("features", b -> b.healthPort(0));
+        fleet.startWorker("features", b -> b.healthPort(0).memoryBudgetBytes(MEMORY_BUDGET));
     }
 
     @AfterAll
@@ -107,5 +111,28 @@ class JobRunnerFeaturesTest {
         assertEquals(JobEventType.FAILED, end.type());
         assertEquals(FailureCode.INVALID_REQUEST, end.failure().code());
         assertTrue(end.failure().reason().contains("context"), end.failure().reason());
+    }
+
+    @Test
+    void aJobPredictedAboveTheMemoryBudgetFailsBeforeItRunsWithWhatToChange() throws Exception {
+        // tiny model at 1024x1024, 16 frames, CFG: the UNet alone holds GBs of activations
+        List<JobEvent> events = fleet.awaitTerminal(fleet.submit(FleetFixture.tinyRequest()
+                        .width(1024)
+                        .height(1024)
+                        .numFrames(16)
+                        .build())
+                .jobId());
+        JobEvent end = events.get(events.size() - 1);
+        assertEquals(JobEventType.FAILED, end.type());
+        assertEquals(FailureCode.OUT_OF_MEMORY, end.failure().code());
+        String reason = end.failure().reason();
+        assertTrue(reason.contains("budget of " + MEMORY_BUDGET + " bytes"), reason);
+        assertTrue(reason.contains("ANIMATEDIFF_MEMORY_BUDGET_BYTES"), reason);
+        assertTrue(reason.contains("fewer frames") && reason.contains("smaller width and height"), reason);
+        long predicted = Long.parseLong(reason.replaceAll(".*predicted to need (\\d+) bytes.*", "$1"));
+        assertTrue(predicted > MEMORY_BUDGET, reason);
+        assertTrue(
+                events.stream().noneMatch(e -> e.type() == JobEventType.PROGRESS),
+                "refused before the first step: " + events);
     }
 }

@@ -36,6 +36,7 @@ class WorkerConfigTest {
         assertEquals("animatediff", c.store().bucket());
         assertTrue(c.workerId().matches(".+-\\d+"), c.workerId());
         assertTrue(c.warmup());
+        assertEquals(0, c.memoryBudgetBytes(), "no memory budget unless set");
     }
 
     @Test
@@ -48,6 +49,7 @@ class WorkerConfigTest {
         env.put("ANIMATEDIFF_WORKER_MODEL_CACHE_BYTES", "512m");
         env.put("ANIMATEDIFF_WORKER_MAX_POLL_INTERVAL_MS", "3000");
         env.put("ANIMATEDIFF_WORKER_WARMUP", "false");
+        env.put("ANIMATEDIFF_MEMORY_BUDGET_BYTES", "6g");
         props.put("animatediff.worker.max-attempts", "7");
         props.put("kafka.bootstrap.servers", "other:9092");
         WorkerConfig c = read();
@@ -59,6 +61,7 @@ class WorkerConfigTest {
         assertEquals(512L << 20, c.modelCacheBytes());
         assertEquals(Duration.ofSeconds(3), c.maxPollInterval());
         assertFalse(c.warmup());
+        assertEquals(6L << 30, c.memoryBudgetBytes());
     }
 
     @Test
@@ -74,6 +77,10 @@ class WorkerConfigTest {
         e = assertThrows(IllegalArgumentException.class, this::read);
         assertTrue(e.getMessage().contains("suffix k, m or g"), e.getMessage());
         env.remove("ANIMATEDIFF_WORKER_MODEL_CACHE_BYTES");
+        env.put("ANIMATEDIFF_MEMORY_BUDGET_BYTES", "-1");
+        e = assertThrows(IllegalArgumentException.class, this::read);
+        assertTrue(e.getMessage().contains("ANIMATEDIFF_MEMORY_BUDGET_BYTES"), e.getMessage());
+        env.remove("ANIMATEDIFF_MEMORY_BUDGET_BYTES");
         env.remove("ANIMATEDIFF_S3_ENDPOINT");
         e = assertThrows(IllegalArgumentException.class, this::read);
         assertTrue(e.getMessage().contains("ANIMATEDIFF_S3_ENDPOINT"), e.getMessage());

@@ -1,6 +1,7 @@
 package io.animatediff.engine.cli;
 
 import io.animatediff.engine.bench.EngineBenchmark;
+import io.animatediff.engine.ops.AttentionBenchmark;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -11,7 +12,7 @@ import picocli.CommandLine.Option;
         name = "bench",
         mixinStandardHelpOptions = true,
         description = "Engine benchmark: UNet FLOP rate vs matmul, time outside the UNet, native memory,"
-                + " safetensors load speed; ratios measured in one run.")
+                + " safetensors load speed; ratios measured in one run. --attention: attention only.")
 public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--unet", defaultValue = "sd15", description = "sd15 (full widths, ~1.3 B params) or tiny")
     String unet;
@@ -41,8 +42,35 @@ public final class BenchCommand implements Callable<Integer> {
             description = "true|false: count the 2D UNet at 64x64 against SPEC.md's 0.84 TFLOP per frame")
     boolean specCheck;
 
+    @Option(
+            names = "--attention",
+            description = "run only the attention benchmark: fused vs unfused vs chunked at S = 1024 and 4096,"
+                    + " against the same run's matmul rate")
+    boolean attention;
+
+    @Option(
+            names = "--attention-batch",
+            defaultValue = "8",
+            description = "B*heads of the attention benchmark (8 at SD1.5 level 1, 16 with CFG)")
+    int attentionBatch;
+
+    @Option(names = "--attention-budget-mib", defaultValue = "64", description = "score budget of the chunked variant")
+    long attentionBudgetMib;
+
+    @Option(
+            names = "--bf16",
+            defaultValue = "true",
+            arity = "1",
+            description = "true|false: add the bfloat16 line (fused attention at S = 1024 and matmul vs fp32)")
+    boolean bf16;
+
     @Override
     public Integer call() throws Exception {
+        if (attention) {
+            new AttentionBenchmark(System.out, attentionBatch, 40, attentionBudgetMib << 20, matmulSize)
+                    .run(new int[] {1024, 4096}, bf16);
+            return 0;
+        }
         if (!unet.equals("sd15") && !unet.equals("tiny")) {
             throw new IllegalArgumentException("--unet " + unet + " is not known: use sd15 or tiny");
         }

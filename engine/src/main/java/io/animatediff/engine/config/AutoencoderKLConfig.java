@@ -7,8 +7,8 @@ import java.util.List;
 /**
  * The VAE's architecture, read from a diffusers {@code vae/config.json} (AutoencoderKL). Absent
  * optional fields take diffusers' defaults; {@code force_upcast}, {@code sample_size} and the SDXL/SD3
- * {@code latents_mean}/{@code latents_std} are ignored (this engine runs the VAE in float32 and
- * never tiles). Unsupported block types and activations are refused with the offending value.
+ * {@code latents_mean}/{@code latents_std} are ignored (this engine runs the VAE in float32; its
+ * tile size is AutoencoderKL's animatediff.vae.tile, not sample_size). Unsupported block types and activations are refused with the offending value.
  *
  * @param scalingFactor latents enter the UNet as (z - shift) * scaling (0.18215 for SD1.x)
  * @param shiftFactor 0 when the config has none (SD1.x)

@@ -21,7 +21,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * libtorch kernels DJL does not expose (fused scaled-dot-product attention, group_norm, silu),
+ * libtorch kernels DJL does not expose (fused scaled-dot-product attention, group_norm, silu, and
+ * bfloat16 attention and matmul for the benchmark),
  * reached through one TorchScript module that is written without Python at first use, loaded once
  * per process through DJL and kept for the process's lifetime.
  *
@@ -75,6 +76,16 @@ final class FusedKernels {
             def silu(self: __torch__.FusedOps,
                 x: Tensor) -> Tensor:
               return torch.silu(x)
+            def attention_bf16(self: __torch__.FusedOps,
+                q: Tensor,
+                k: Tensor,
+                v: Tensor) -> Tensor:
+              out = self.attention(torch.to(q, 15), torch.to(k, 15), torch.to(v, 15))
+              return torch.to(out, 6)
+            def matmul_bf16(self: __torch__.FusedOps,
+                a: Tensor,
+                b: Tensor) -> Tensor:
+              return torch.to(torch.matmul(torch.to(a, 15), torch.to(b, 15)), 6)
             """;
 
     private final Model model; // holds the module: open for the process's lifetime
@@ -176,6 +187,19 @@ final class FusedKernels {
     /** torch.silu(x). */
     NDArray silu(NDArray x) {
         return call("silu", x);
+    }
+
+    /**
+     * Attention in bfloat16 (ScalarType 15) with a float32 (6) result: q, k, v float32 are cast
+     * inside libtorch, since DJL's PyTorch engine holds no bfloat16 arrays. For measuring only.
+     */
+    NDArray attentionBf16(NDArray q, NDArray k, NDArray v) {
+        return call("attention_bf16", q, k, v);
+    }
+
+    /** a @ b in bfloat16 with a float32 result, cast inside libtorch like {@link #attentionBf16}. */
+    NDArray matmulBf16(NDArray a, NDArray b) {
+        return call("matmul_bf16", a, b);
     }
 
     /** Whether every array is a PyTorch-engine array these kernels can take. */

@@ -11,9 +11,14 @@ import io.animatediff.engine.unet.VideoLayout;
 import java.util.function.UnaryOperator;
 
 /**
- * Ports diffusers.models.autoencoders.autoencoder_kl.AutoencoderKL (no slicing, no tiling): images
- * in [-1, 1] to a diagonal Gaussian over latents and latents back to images. Keys are diffusers':
- * encoder.*, decoder.*, quant_conv.*, post_quant_conv.*.
+ * Ports diffusers.models.autoencoders.autoencoder_kl.AutoencoderKL (no slicing; tiled decoding as
+ * its {@code tiled_decode}): images in [-1, 1] to a diagonal Gaussian over latents and latents back
+ * to images. Keys are diffusers': encoder.*, decoder.*, quant_conv.*, post_quant_conv.*.
+ *
+ * <p>Tiling: latents wider or taller than the tile size ({@value #TILE_PROPERTY}, in latent pixels,
+ * default {@value #DEFAULT_TILE_LATENT} = diffusers' SD1.5 {@code sample_size} 512 / 8; 0 turns it
+ * off) decode as overlapping tiles blended linearly across the overlap (see {@link TiledDecode}), so
+ * the decoder's peak memory depends on the tile size, not the image size.
  *
  * <p>Latent spaces: {@link #encode} returns the VAE's own latents z; the UNet works on
  * {@link #scale}(z) = (z - shift) * scaling_factor; {@link #decode} takes {@link #unscale}(x) = x /
@@ -25,6 +30,13 @@ public final class AutoencoderKL extends Module {
     final Decoder decoder;
     final Conv2d quantConv;
     final Conv2d postQuantConv;
+
+    /** System property: tile side in latent pixels above which {@link #decode} tiles; 0 turns tiling off. */
+    public static final String TILE_PROPERTY = "animatediff.vae.tile";
+    /** Default tile side in latent pixels: diffusers' tile_latent_min_size for SD1.5 (512 / 8). */
+    public static final int DEFAULT_TILE_LATENT = 64;
+
+    private volatile int tileLatent = tileFromProperty();
 
     public AutoencoderKL(AutoencoderKLConfig config) {
         this.config = config;
@@ -58,8 +70,53 @@ public final class AutoencoderKL extends Module {
     /** latents (N, L, h, w) in the VAE's space (already unscaled) -> images (N, Cout, 8h, 8w), about [-1, 1]. */
     public NDArray decode(NDArray latents) {
         check(latents, 4, config.latentChannels(), "latents (N, L, h, w)");
+        Shape s = latents.getShape();
+        int tile = tileLatent;
+        if (tile > 0 && (s.get(2) > tile || s.get(3) > tile)) {
+            return TiledDecode.decode(latents, tile, config.downscale(), this::decodeWhole);
+        }
+        return decodeWhole(latents);
+    }
+
+    /** {@link #decode} without tiling: the whole latent image at once. */
+    public NDArray decodeWhole(NDArray latents) {
+        check(latents, 4, config.latentChannels(), "latents (N, L, h, w)");
         NDArray z = postQuantConv == null ? latents : postQuantConv.forward(latents);
         return decoder.forward(z);
+    }
+
+    /** Tile side in latent pixels above which {@link #decode} tiles (0: never). */
+    public int tileLatent() {
+        return tileLatent;
+    }
+
+    /**
+     * Sets the tile side in latent pixels ({@code >= 4} and a multiple of 4, so that the 25%
+     * overlap is whole pixels), or 0 to decode whole images.
+     */
+    public void setTileLatent(int tile) {
+        tileLatent = checkTile(tile, "setTileLatent");
+    }
+
+    private static int tileFromProperty() {
+        String value = System.getProperty(TILE_PROPERTY);
+        if (value == null) {
+            return DEFAULT_TILE_LATENT;
+        }
+        try {
+            return checkTile(Integer.parseInt(value.trim()), "-D" + TILE_PROPERTY);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("-D" + TILE_PROPERTY + "=" + value
+                    + " is not a tile size: give latent pixels, a multiple of 4 (64 = 512 px), or 0 for no tiling");
+        }
+    }
+
+    private static int checkTile(int tile, String where) {
+        if (tile != 0 && (tile < 4 || tile % 4 != 0)) {
+            throw new IllegalArgumentException(where + ": VAE tile " + tile
+                    + " must be 0 (no tiling) or a multiple of 4 latent pixels >= 4, e.g. 64 (512 px)");
+        }
+        return tile;
     }
 
     /**

@@ -1,0 +1,196 @@
+package io.animatediff.engine.pipeline;
+
+import io.animatediff.engine.config.AutoencoderKLConfig;
+import io.animatediff.engine.config.MotionModuleConfig;
+import io.animatediff.engine.config.UNet2DConditionConfig;
+import io.animatediff.engine.model.AnimateDiffModel;
+import io.animatediff.engine.ops.Ops;
+import java.util.Locale;
+
+/**
+ * Predicts the peak native memory a generation job adds on top of its loaded models, from its shape
+ * alone, before it runs: float32 activations of the UNet forward (skip connections kept for the up
+ * path plus the working set of the widest transformer block, with the score matrices composed
+ * attention materialises), of the VAE decoding one frame chunk (or one tile), and of the decoded
+ * video with the copies the pipeline makes of it. Weights are not included: the worker's model
+ * cache accounts for them.
+ *
+ * <p>The coefficients (how many activation-sized tensors a block holds at once) are read off the
+ * blocks' code and checked against the resident-set rise of real runs in {@code MemoryPlanTest}
+ * (the prediction stays within a factor of {@value #STATED_FACTOR} of the measurement).
+ */
+public final class MemoryPlan {
+    /** The factor within which the prediction matches a measured RSS rise (tested on two shapes). */
+    public static final double STATED_FACTOR = 2.0;
+
+    private static final long FLOAT = 4;
+    private static final int TEXT_TOKENS = 77;
+
+    /** Tensors of one activation's size a transformer block holds at once (GEGLU 8C, GELU 4C, ...). */
+    static final int TRANSFORMER_TENSORS = 20;
+    /** Tensors of one activation's size a resnet block holds at once (input, norms, silus, convs). */
+    static final int RESNET_TENSORS = 8;
+    /** Native copies of the decoded video in the pipeline (result, /2, +0.5, clip, transpose). */
+    static final int VIDEO_COPIES = 5;
+    /** Fixed per-job cost: libtorch scratch, thread-local buffers, text embeddings, latents. */
+    static final long FIXED_BYTES = 32L << 20;
+
+    /**
+     * A job's shape. {@code framesPerCall} frames go through one UNet call (all frames, or the
+     * context length), {@code guidance} doubles the UNet batch; {@code fusedAttention} false means
+     * composed attention whose scores are capped by {@code attentionBudget} bytes; the VAE decodes
+     * {@code vaeFramesPerChunk} frames at once, in tiles of {@code vaeTileLatent} latent pixels when
+     * the latents are larger (0: never tiles).
+     */
+    public record Job(
+            int width,
+            int height,
+            int frames,
+            int framesPerCall,
+            boolean guidance,
+            UNet2DConditionConfig unet,
+            MotionModuleConfig motion,
+            AutoencoderKLConfig vae,
+            boolean fusedAttention,
+            long attentionBudget,
+            int vaeFramesPerChunk,
+            int vaeTileLatent) {
+        public Job {
+            if (width < 1 || height < 1 || frames < 1 || framesPerCall < 1 || vaeFramesPerChunk < 1) {
+                throw new IllegalArgumentException("memory plan: width " + width + ", height " + height + ", frames "
+                        + frames + ", frames per UNet call " + framesPerCall + ", VAE chunk " + vaeFramesPerChunk
+                        + " must all be >= 1");
+            }
+            if (attentionBudget < 1 || vaeTileLatent < 0) {
+                throw new IllegalArgumentException("memory plan: attention budget " + attentionBudget
+                        + " must be >= 1 byte and VAE tile " + vaeTileLatent + " >= 0");
+            }
+        }
+
+        /**
+         * The job {@code model} would run for a request of this shape, with the process's attention
+         * mode and budget and the VAE's tile size; {@code contextLength} 0 means one UNet call over
+         * all frames.
+         */
+        public static Job of(
+                AnimateDiffModel model,
+                int width,
+                int height,
+                int frames,
+                int contextLength,
+                boolean guidance,
+                int vaeFramesPerChunk) {
+            return new Job(
+                    width,
+                    height,
+                    frames,
+                    contextLength > 0 ? Math.min(frames, contextLength) : frames,
+                    guidance,
+                    model.unet().config(),
+                    model.unet().motion(),
+                    model.vae().config(),
+                    Ops.fusedAvailable(),
+                    Ops.attentionBudget(),
+                    vaeFramesPerChunk,
+                    model.vae().tileLatent());
+        }
+    }
+
+    /** The prediction, by phase; {@code peakBytes} is the largest phase plus the fixed cost. */
+    public record Estimate(long unetBytes, long vaeBytes, long videoBytes, long peakBytes) {
+        /** One line: the peak and its phases in MiB. */
+        public String describe() {
+            return String.format(
+                    Locale.ROOT,
+                    "%d MiB (UNet forward %d MiB, VAE decode %d MiB, decoded video %d MiB)",
+                    peakBytes >> 20,
+                    unetBytes >> 20,
+                    vaeBytes >> 20,
+                    videoBytes >> 20);
+        }
+    }
+
+    private MemoryPlan() {}
+
+    /** The job's predicted peak native memory above its loaded models. */
+    public static Estimate predict(Job job) {
+        int down = job.vae().downscale();
+        long h = ceilDiv(job.height(), down); // latent side
+        long w = ceilDiv(job.width(), down);
+        long unet = unet(job, h, w);
+        long video = 3L * job.frames() * job.height() * job.width() * FLOAT; // (1, 3, F, H, W)
+        long vae = vae(job, h, w);
+        long decodePhase = Math.max(video + vae, VIDEO_COPIES * video);
+        return new Estimate(unet, vae, video, Math.max(unet, decodePhase) + FIXED_BYTES);
+    }
+
+    /** Skip connections of the down path plus the largest block working set, at batch (2) F. */
+    private static long unet(Job job, long h, long w) {
+        UNet2DConditionConfig u = job.unet();
+        long n = (job.guidance() ? 2L : 1L) * job.framesPerCall(); // UNet batch
+        int levels = u.numBlocks();
+        long skips = act(n, u.channels(0), h * w); // conv_in
+        long working = 0;
+        for (int l = 0; l < levels; l++) {
+            long side = 1L << l;
+            long s = ceilDiv(h, side) * ceilDiv(w, side); // tokens at this level
+            long c = u.channels(l);
+            skips += u.layersPerBlock() * act(n, c, s);
+            if (l < levels - 1) {
+                skips += act(n, c, ceilDiv(h, side * 2) * ceilDiv(w, side * 2)); // downsampler output
+            }
+            // up blocks concatenate the skip: resnets see up to 2C channels
+            long block = RESNET_TENSORS * act(n, 2 * c, s);
+            if (u.downHasAttention(l) || u.upHasAttention(levels - 1 - l)) {
+                long heads = u.heads(l);
+                long scores = Math.max(scores(job, n * heads, s, s), scores(job, n * heads, s, TEXT_TOKENS));
+                block = Math.max(block, TRANSFORMER_TENSORS * act(n, c, s) + scores);
+            }
+            if (job.motion().atLevel(l)) {
+                long f = job.framesPerCall();
+                long temporal = scores(job, n / f * s * job.motion().heads(), f, f);
+                block = Math.max(block, TRANSFORMER_TENSORS * act(n, c, s) + temporal);
+            }
+            working = Math.max(working, block);
+        }
+        return skips + working;
+    }
+
+    /** One frame chunk (or tile) through the decoder's last two levels, plus the mid-block attention. */
+    private static long vae(Job job, long h, long w) {
+        AutoencoderKLConfig v = job.vae();
+        int tile = job.vaeTileLatent();
+        boolean tiled = tile > 0 && (h > tile || w > tile);
+        long th = tiled ? Math.min(h, tile) : h;
+        long tw = tiled ? Math.min(w, tile) : w;
+        long n = Math.min(job.frames(), job.vaeFramesPerChunk());
+        long pixels = th * tw * (long) v.downscale() * v.downscale();
+        long c0 = v.channels(0);
+        long c1 = v.numBlocks() > 1 ? v.channels(1) : c0;
+        // the last level's first resnet at full resolution holds its C1 input, norm (with the copy
+        // group_norm makes) and silu, and of C0 the conv, norm, silu, conv, shortcut and sum, plus
+        // two for the allocator's slack: 4 C1 + 8 C0 per pixel
+        long work = n * pixels * FLOAT * (4 * c1 + 8 * c0);
+        long attention = scores(job, n, th * tw, th * tw);
+        long tiles = tiled ? 2L * n * 3 * ceilDiv(w, tile * 3 / 4) * pixels * FLOAT : 0; // two rows of tiles
+        return Math.max(work, attention + act(n, v.channels(v.numBlocks() - 1), th * tw) * 4) + tiles;
+    }
+
+    /** Bytes of scores and probabilities for (batch, sq, sk) attention: 0 fused, capped by the budget composed. */
+    private static long scores(Job job, long batch, long sq, long sk) {
+        if (job.fusedAttention()) {
+            return 0;
+        }
+        long full = 2 * batch * sq * sk * FLOAT;
+        long row = 2 * batch * sk * FLOAT; // one query row: the smallest chunk
+        return Math.min(full, Math.max(row, job.attentionBudget()));
+    }
+
+    private static long act(long n, long c, long tokens) {
+        return n * c * tokens * FLOAT;
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+}

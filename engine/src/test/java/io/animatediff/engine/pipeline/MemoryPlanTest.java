@@ -1,0 +1,153 @@
+package io.animatediff.engine.pipeline;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.animatediff.engine.config.AutoencoderKLConfig;
+import io.animatediff.engine.config.MotionModuleConfig;
+import io.animatediff.engine.config.UNet2DConditionConfig;
+import io.animatediff.engine.model.AnimateDiffModel;
+import io.animatediff.engine.model.ModelLoader;
+import io.animatediff.engine.ops.Ops;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The memory prediction against the resident-set rise of real pipeline runs on the tiny model (two
+ * shapes, each dominated by a different phase), and its invariants at SD1.5 widths.
+ */
+class MemoryPlanTest {
+    private static AnimateDiffModel model;
+
+    @BeforeAll
+    static void load() throws Exception {
+        model = ModelLoader.load(
+                TinyModelFixture.base(), TinyModelFixture.motion(), MotionModuleConfig.MotionNorm.OFFICIAL, List.of());
+    }
+
+    @AfterAll
+    static void close() {
+        model.close();
+        Ops.setMode(null);
+        Ops.setAttentionBudget(null);
+    }
+
+    /** 256x256, 8 frames, CFG, composed attention unchunked: the UNet's score matrices dominate. */
+    @Test
+    void predictsTheUNetPhaseWithinTheStatedFactor() {
+        Ops.setMode(Ops.Mode.COMPOSED);
+        Ops.setAttentionBudget(1L << 30);
+        try {
+            checkAgainstMeasured(8, 256, 7.5, 1);
+        } finally {
+            Ops.setMode(null);
+            Ops.setAttentionBudget(null);
+        }
+    }
+
+    /** 256x256, 8 frames decoded at once, fused attention, no CFG: the VAE phase dominates. */
+    @Test
+    void predictsTheDecodePhaseWithinTheStatedFactor() {
+        checkAgainstMeasured(8, 256, 1.0, 8);
+    }
+
+    private static void checkAgainstMeasured(int frames, int side, double guidance, int decodeChunk) {
+        AnimationParams params = AnimationParams.builder()
+                .prompt("a red circle moving left")
+                .frames(frames)
+                .size(side, side)
+                .steps(2)
+                .guidanceScale(guidance)
+                .decodeChunk(decodeChunk)
+                .seed(3)
+                .build();
+        MemoryPlan.Estimate predicted = MemoryPlan.predict(
+                MemoryPlan.Job.of(model, side, side, frames, 0, params.classifierFreeGuidance(), decodeChunk));
+        long base = resetPeak();
+        org.junit.jupiter.api.Assumptions.assumeTrue(base > 0, "needs Linux /proc/self/clear_refs");
+        new AnimationPipeline(model).run(params, StepListener.NONE, true);
+        long measured = status("VmHWM:") - base;
+        double ratio = predicted.peakBytes() / (double) measured;
+        System.out.printf(
+                "memory plan %dx%d F=%d cfg=%s chunk=%d: predicted %s, measured RSS rise %d MiB, ratio %.2f%n",
+                side, side, frames, guidance > 1, decodeChunk, predicted.describe(), measured >> 20, ratio);
+        assertTrue(
+                measured > 64L << 20, "the shape must be large enough to measure: rise " + (measured >> 20) + " MiB");
+        assertTrue(
+                ratio <= MemoryPlan.STATED_FACTOR && ratio >= 1 / MemoryPlan.STATED_FACTOR,
+                "predicted " + predicted.describe() + " vs measured " + (measured >> 20) + " MiB: ratio " + ratio);
+    }
+
+    @Test
+    void sd15PredictionsGrowWithShapeAndShrinkWithFusedAttentionAndTiles() {
+        MemoryPlan.Estimate base = MemoryPlan.predict(sd15(512, 512, 16, true, true, 1, 64));
+        MemoryPlan.Estimate composedFull = MemoryPlan.predict(sd15(512, 512, 16, true, false, 1, 64));
+        MemoryPlan.Estimate moreFrames = MemoryPlan.predict(sd15(512, 512, 32, true, true, 1, 64));
+        MemoryPlan.Estimate noCfg = MemoryPlan.predict(sd15(512, 512, 16, false, true, 1, 64));
+        assertTrue(moreFrames.unetBytes() > 1.9 * base.unetBytes(), "UNet memory is linear in frames");
+        assertTrue(noCfg.unetBytes() < 0.6 * base.unetBytes(), "CFG doubles the UNet batch");
+        assertTrue(composedFull.peakBytes() > base.peakBytes(), "composed attention materialises scores");
+        // composed attention is capped by its budget: 64 MiB of scores at most per call
+        assertTrue(composedFull.unetBytes() - base.unetBytes() <= 64L << 20);
+        // VAE: one frame at a time, so the decode working set does not grow with frames
+        assertEquals(base.vaeBytes(), moreFrames.vaeBytes());
+        MemoryPlan.Estimate large = MemoryPlan.predict(sd15(1024, 1024, 16, true, true, 1, 64));
+        MemoryPlan.Estimate largeUntiled = MemoryPlan.predict(sd15(1024, 1024, 16, true, true, 1, 0));
+        assertTrue(large.vaeBytes() < largeUntiled.vaeBytes() / 3, "64-latent tiles bound the decoder at 1024 px");
+        // the 512x512x16 SD1.5 job with CFG: skips and the widest block's working set, in GB
+        double gb = base.peakBytes() / 1e9;
+        assertTrue(gb > 2 && gb < 20, "512x512x16 SD1.5 with CFG predicted " + base.describe());
+    }
+
+    @Test
+    void refusesNonsenseShapesWithTheValues() {
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> sd15(0, 512, 16, true, true, 1, 64));
+        assertTrue(e.getMessage().contains("width 0"), e.getMessage());
+    }
+
+    private static MemoryPlan.Job sd15(
+            int width, int height, int frames, boolean cfg, boolean fused, int chunk, int tile) {
+        return new MemoryPlan.Job(
+                width,
+                height,
+                frames,
+                frames,
+                cfg,
+                UNet2DConditionConfig.sd15(),
+                MotionModuleConfig.v2(),
+                AutoencoderKLConfig.sd15(),
+                fused,
+                64L << 20,
+                chunk,
+                tile);
+    }
+
+    private static long resetPeak() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (IOException | UnsupportedOperationException e) {
+            return -1;
+        }
+        return status("VmRSS:");
+    }
+
+    private static long status(String key) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith(key)) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (IOException e) {
+            return -1;
+        }
+        return -1;
+    }
+}
