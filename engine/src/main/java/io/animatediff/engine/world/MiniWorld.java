@@ -178,8 +178,9 @@ public final class MiniWorld {
 
     /**
      * Is (u, v) in the object's eye? A moving object faces where it goes, as things in real footage
-     * do (a car drives nose first): a dark square of side s / 5 (at least 1 px) a quarter of the side
-     * from the centre towards its direction. A still object has none. This is what makes a direction
+     * do (a car drives nose first): a white square of side s / 3 (at least 1 px) a quarter of the side
+     * from the centre towards its direction. A still object has none. It has to be this big: at a fifth of the side an image model trained on
+     * the stills did not bother to draw it. This is what makes a direction
      * visible in a single still, so an image model can learn "moving left" from stills and a motion
      * module can learn to move objects the way they face.
      */
@@ -187,14 +188,14 @@ public final class MiniWorld {
         if (d == Direction.STILL) {
             return false;
         }
-        int e = Math.max(1, s / 5);
+        int e = Math.max(1, s / 3);
         int cx = s / 2 + d.dx * s / 4;
         int cy = s / 2 + d.dy * s / 4;
         return Math.abs(u - cx) <= e / 2 && Math.abs(v - cy) <= e / 2;
     }
 
     /** The eye's colour. */
-    static final int EYE = 0x141414;
+    static final int EYE = 0xF8F8F8;
 
     /** Is (u, v), relative to the top-left corner of the object's box of side {@code s}, inside the shape? */
     static boolean inside(Shape shape, int u, int v, int s) {

@@ -110,8 +110,7 @@ public final class MiniWorldRecipe {
          * #reducedMotion}).
          */
         public static Plan ciMotion() {
-            return new Plan(
-                    64, 8, 1, 1, 2e-3, 1, 1, 1e-3, 1, 2e-4, 1, 4, 2e-3, 1, 200, 150, 4, 1e-3, 15, 12, 4.0, 77);
+            return new Plan(64, 8, 1, 1, 2e-3, 1, 1, 1e-3, 1, 2e-4, 1, 4, 2e-3, 1, 200, 150, 4, 1e-3, 15, 12, 4.0, 77);
         }
 
         /** This plan with the motion stage's steps, learning rate and the evaluation's clips replaced where not null. */
@@ -303,7 +302,9 @@ public final class MiniWorldRecipe {
         }
         Files.createDirectories(motionOut.toAbsolutePath().getParent());
         Files.copy(
-                r.checkpoint().resolve(TrainingCheckpoint.MOTION_MODULE), motionOut, StandardCopyOption.REPLACE_EXISTING);
+                r.checkpoint().resolve(TrainingCheckpoint.MOTION_MODULE),
+                motionOut,
+                StandardCopyOption.REPLACE_EXISTING);
         return summary("motion", motionLosses, (System.nanoTime() - t0) / 1e9);
     }
 
@@ -323,7 +324,8 @@ public final class MiniWorldRecipe {
         for (WorldEvaluation.Setup s : List.of(
                 new WorldEvaluation.Setup("base + motion (reduced run)", shipped.base(), set.motion(), List.of()),
                 new WorldEvaluation.Setup("base, motion zeroed", shipped.base(), zeroed, List.of()))) {
-            table.add(WorldEvaluation.evaluate(s, settings(plan), work.resolve("evaluation").resolve(slug(s.name()))));
+            table.add(WorldEvaluation.evaluate(
+                    s, settings(plan), work.resolve("evaluation").resolve(slug(s.name()))));
         }
         return new Result(set, List.of(loss), table);
     }
