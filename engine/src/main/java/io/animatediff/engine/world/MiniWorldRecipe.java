@@ -110,7 +110,7 @@ public final class MiniWorldRecipe {
          * #reducedMotion}).
          */
         public static Plan ciMotion() {
-            return new Plan(64, 8, 1, 1, 2e-3, 1, 1, 1e-3, 1, 2e-4, 1, 4, 2e-3, 1, 200, 150, 4, 1e-3, 15, 12, 4.0, 77);
+            return new Plan(64, 8, 1, 1, 2e-3, 1, 1, 1e-3, 1, 2e-4, 1, 4, 2e-3, 1, 200, 300, 4, 1e-3, 20, 12, 4.0, 77);
         }
 
         /** This plan with the motion stage's steps, learning rate and the evaluation's clips replaced where not null. */
