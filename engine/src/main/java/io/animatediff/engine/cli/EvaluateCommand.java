@@ -10,6 +10,7 @@ import io.animatediff.engine.pipeline.StepListener;
 import io.animatediff.engine.world.MiniWorld;
 import io.animatediff.engine.world.MiniWorld.Domain;
 import io.animatediff.engine.world.MiniWorld.Scene;
+import io.animatediff.engine.world.WorldEvaluation;
 import io.animatediff.engine.world.WorldMetrics;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -85,15 +86,9 @@ public final class EvaluateCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** {@code n} scenes spread evenly over the world's 60 (every direction, colour and shape appears). */
+    /** {@code n} scenes spread evenly over the world's 60 (as every evaluation row uses them). */
     static List<Scene> scenes(int n) {
-        List<Scene> all = MiniWorld.Scene.all();
-        List<Scene> out = new ArrayList<>();
-        for (int i = 0; i < n; i++) {
-            // stride 7 is coprime with 60 and with the 5 directions: consecutive picks vary everything
-            out.add(all.get((i * 7) % all.size()));
-        }
-        return out;
+        return WorldEvaluation.scenes(n);
     }
 
     private List<Frames> truth(List<Scene> scenes, Domain domain, boolean shuffle) {

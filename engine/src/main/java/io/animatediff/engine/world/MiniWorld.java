@@ -21,7 +21,7 @@ import java.util.SplittableRandom;
  */
 public final class MiniWorld {
     /** Pixels per frame of a moving object in a 32 px frame. */
-    public static final int SPEED = Integer.getInteger("animatediff.world.speed", 1);
+    public static final int SPEED = 1;
 
     /** Pixels per frame of a moving object in a frame of side {@code size}: {@link #SPEED} per 32 px. */
     public static int speed(int size) {

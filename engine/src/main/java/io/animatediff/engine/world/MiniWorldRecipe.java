@@ -106,8 +106,8 @@ public final class MiniWorldRecipe {
         }
 
         /**
-         * CI's motion check: a motion module trained briefly on the shipped base (see {@link
-         * #reducedMotion}).
+         * CI's motion check: a motion module trained briefly on the shipped base, frozen
+         * ({@code ReproduceReducedTest}).
          */
         public static Plan ciMotion() {
             return new Plan(64, 8, 1, 1, 2e-3, 1, 1, 1e-3, 1, 2e-4, 1, 4, 2e-3, 1, 200, 300, 4, 1e-3, 20, 12, 4.0, 77);
@@ -306,28 +306,6 @@ public final class MiniWorldRecipe {
                 motionOut,
                 StandardCopyOption.REPLACE_EXISTING);
         return summary("motion", motionLosses, (System.nanoTime() - t0) / 1e9);
-    }
-
-    /**
-     * The reduced experiment CI runs in minutes: a fresh motion module trained on base-domain videos
-     * with the image model {@code base} frozen (the shipped one: training a base from scratch is what
-     * takes the full run its time), then two rows on {@link Plan#evalClips()} scenes: that module,
-     * and the same module with its output zeroed (the image model alone).
-     */
-    public static Result reducedMotion(MiniWorldSet shipped, Path out, Plan plan, Consumer<String> log)
-            throws IOException {
-        MiniWorldSet set = new MiniWorldSet(out);
-        Path work = out.resolve("work");
-        StageLoss loss = trainMotion(shipped.base(), work, set.motion(), plan, log);
-        Path zeroed = WorldEvaluation.zeroedMotion(set.motion(), work.resolve("zeroed.safetensors"));
-        List<WorldMetrics.Row> table = new ArrayList<>();
-        for (WorldEvaluation.Setup s : List.of(
-                new WorldEvaluation.Setup("base + motion (reduced run)", shipped.base(), set.motion(), List.of()),
-                new WorldEvaluation.Setup("base, motion zeroed", shipped.base(), zeroed, List.of()))) {
-            table.add(WorldEvaluation.evaluate(
-                    s, settings(plan), work.resolve("evaluation").resolve(slug(s.name()))));
-        }
-        return new Result(set, List.of(loss), table);
     }
 
     /**
