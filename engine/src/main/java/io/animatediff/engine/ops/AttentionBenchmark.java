@@ -140,11 +140,11 @@ public final class AttentionBenchmark {
                 for (int i = 0; i < 3; i++) {
                     Ops.setMode(modes[i]);
                     Ops.setAttentionBudget(budgets[i]);
-                    long base = resetPeak();
+                    long base = ResidentMemory.resetPeak();
                     long t = System.nanoTime();
                     NDArray result = Ops.attention(q, k, v);
                     double seconds = (System.nanoTime() - t) / 1e9;
-                    long high = peakResident();
+                    long high = ResidentMemory.peakResident();
                     peak[i] = base < 0 || high < 0 ? -1 : Math.max(peak[i], high - base);
                     result.close();
                     if (round >= 0) {
@@ -242,34 +242,6 @@ public final class AttentionBenchmark {
                 NDArray max = abs.max()) {
             return max.getFloat();
         }
-    }
-
-    /** Resets the resident high-water mark (Linux) and returns the current resident bytes, or -1. */
-    static long resetPeak() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-        } catch (IOException | UnsupportedOperationException e) {
-            return -1;
-        }
-        return status("VmRSS:");
-    }
-
-    /** The resident high-water mark since the last {@link #resetPeak} (bytes), or -1. */
-    static long peakResident() {
-        return status("VmHWM:");
-    }
-
-    private static long status(String key) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(key)) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException | RuntimeException e) {
-            return -1;
-        }
-        return -1;
     }
 
     private static String loadAverage() {

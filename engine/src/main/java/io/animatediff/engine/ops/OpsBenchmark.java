@@ -5,9 +5,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.animatediff.engine.ops.Ops.Mode;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
 import java.util.function.Supplier;
@@ -93,11 +90,11 @@ public final class OpsBenchmark {
                 for (int i = 0; i < 3; i++) {
                     Ops.setMode(modes[i]);
                     Ops.setAttentionBudget(budgets[i]);
-                    long base = resetPeak();
+                    long base = ResidentMemory.resetPeak();
                     long t = System.nanoTime();
                     NDArray out = Ops.attention(q, k, v);
                     double seconds = (System.nanoTime() - t) / 1e9;
-                    peak[i] = Math.max(peak[i], base < 0 ? -1 : peakResident() - base);
+                    peak[i] = Math.max(peak[i], base < 0 ? -1 : ResidentMemory.peakResident() - base);
                     out.close();
                     if (round >= 0) {
                         best[i] = Math.min(best[i], seconds);
@@ -244,33 +241,6 @@ public final class OpsBenchmark {
 
     private static String mb(long bytes) {
         return String.format(Locale.ROOT, "%.0f MB", bytes / (double) MB);
-    }
-
-    /** Resets the resident high-water mark and returns the current resident size (bytes). */
-    private static long resetPeak() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-        } catch (IOException | UnsupportedOperationException e) {
-            return -1; // not Linux: peak not measured
-        }
-        return status("VmRSS:");
-    }
-
-    private static long peakResident() {
-        return status("VmHWM:");
-    }
-
-    private static long status(String key) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(key)) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException e) {
-            return -1;
-        }
-        return -1;
     }
 
     private static double maxAbsDiff(NDArray a, NDArray b) {

@@ -10,9 +10,7 @@ import io.animatediff.engine.config.UNet2DConditionConfig;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.ModelLoader;
 import io.animatediff.engine.ops.Ops;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.animatediff.engine.ops.ResidentMemory;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -69,10 +67,10 @@ class MemoryPlanTest {
                 .build();
         MemoryPlan.Estimate predicted = MemoryPlan.predict(
                 MemoryPlan.Job.of(model, side, side, frames, 0, params.classifierFreeGuidance(), decodeChunk));
-        long base = resetPeak();
+        long base = ResidentMemory.resetPeak();
         org.junit.jupiter.api.Assumptions.assumeTrue(base > 0, "needs Linux /proc/self/clear_refs");
         new AnimationPipeline(model).run(params, StepListener.NONE, true);
-        long measured = status("VmHWM:") - base;
+        long measured = ResidentMemory.peakResident() - base;
         double ratio = predicted.peakBytes() / (double) measured;
         System.out.printf(
                 "memory plan %dx%d F=%d cfg=%s chunk=%d: predicted %s, measured RSS rise %d MiB, ratio %.2f%n",
@@ -127,27 +125,5 @@ class MemoryPlanTest {
                 64L << 20,
                 chunk,
                 tile);
-    }
-
-    private static long resetPeak() {
-        try {
-            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
-        } catch (IOException | UnsupportedOperationException e) {
-            return -1;
-        }
-        return status("VmRSS:");
-    }
-
-    private static long status(String key) {
-        try {
-            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith(key)) {
-                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-                }
-            }
-        } catch (IOException e) {
-            return -1;
-        }
-        return -1;
     }
 }
