@@ -62,6 +62,15 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--motion-norm", defaultValue = "official", description = "official (per frame) | diffusers")
     String motionNorm;
 
+    @Option(
+            names = "--attention-blocks",
+            defaultValue = "Temporal_Self,Temporal_Self",
+            split = ",",
+            description = "the official attention_block_types of a fresh module: Temporal_Self (every released"
+                    + " module, twice) or Temporal_Cross (the frames attend to the prompt), e.g."
+                    + " Temporal_Self,Temporal_Cross")
+    List<String> attentionBlocks;
+
     @Option(names = "--steps", required = true, description = "optimizer steps to reach")
     int steps;
 
@@ -128,7 +137,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainingConfig.Builder b = TrainingConfig.builder()
                 .baseModel(model)
                 .motionModule(motionModule)
-                .freshMotion(freshMotion(motionVersion))
+                .freshMotion(freshMotion(motionVersion).withAttentionBlockTypes(attentionBlocks))
                 .motionNorm(MotionModuleConfig.MotionNorm.parse(motionNorm))
                 .loraRank(motionLora)
                 .outDir(out)

@@ -163,7 +163,33 @@ public final class MotionModuleFile implements AutoCloseable {
                 levels,
                 groups,
                 base.motionNorm(),
-                base.inflatedGroupNorm());
+                base.inflatedGroupNorm(),
+                attentionBlockTypes(w));
+    }
+
+    /**
+     * attention_block_types from the weights: an attention whose to_k reads another width than its
+     * to_q is a Temporal_Cross (its keys come from the text). The text width can equal one level's
+     * channels but not every level's, so one level that differs decides.
+     */
+    static List<String> attentionBlockTypes(StateDict w) {
+        String first = "down_blocks.0.motion_modules.0.temporal_transformer.transformer_blocks.0.attention_blocks.";
+        List<String> types = new ArrayList<>();
+        for (int i = 0; w.keys().contains(first + i + ".to_q.weight"); i++) {
+            String suffix = ".temporal_transformer.transformer_blocks.0.attention_blocks." + i;
+            boolean cross = false;
+            for (String k : w.keys()) {
+                if (k.endsWith(suffix + ".to_k.weight")) {
+                    String q = k.substring(0, k.length() - "to_k.weight".length()) + "to_q.weight";
+                    if (w.keys().contains(q) && w.shape(k)[1] != w.shape(q)[1]) {
+                        cross = true;
+                        break;
+                    }
+                }
+            }
+            types.add(cross ? MotionModuleConfig.TEMPORAL_CROSS : MotionModuleConfig.TEMPORAL_SELF);
+        }
+        return types.isEmpty() ? MotionModuleConfig.SELF_SELF : types;
     }
 
     /** The fields of a diffusers MotionAdapter config.json that matter here. */

@@ -40,7 +40,7 @@ public final class CrossAttnDownBlock3D extends Module {
                         new Transformer2DModel(out, heads, contextDim, transformerLayers, groups, linearProjection));
             }
             if (motionModules != null) {
-                motionModules.add(new VanillaTemporalModule(out, motion));
+                motionModules.add(new VanillaTemporalModule(out, motion, contextDim));
             }
         }
         downsamplers = addDownsample ? child("downsamplers", new ModuleList<>()) : null;
@@ -57,7 +57,7 @@ public final class CrossAttnDownBlock3D extends Module {
                 x = attentions.get(i).forward(x, ctx.context());
             }
             if (motionModules != null) {
-                x = motionModules.get(i).forward(x, ctx.frames(), ctx.motionScale());
+                x = motionModules.get(i).forward(x, ctx.context(), ctx.frames(), ctx.motionScale());
             }
             skips.add(x);
         }

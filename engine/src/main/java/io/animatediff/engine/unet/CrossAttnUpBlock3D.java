@@ -45,7 +45,7 @@ public final class CrossAttnUpBlock3D extends Module {
                         new Transformer2DModel(out, heads, contextDim, transformerLayers, groups, linearProjection));
             }
             if (motionModules != null) {
-                motionModules.add(new VanillaTemporalModule(out, motion));
+                motionModules.add(new VanillaTemporalModule(out, motion, contextDim));
             }
         }
         upsamplers = addUpsample ? child("upsamplers", new ModuleList<>()) : null;
@@ -76,7 +76,7 @@ public final class CrossAttnUpBlock3D extends Module {
                 x = attentions.get(i).forward(x, ctx.context());
             }
             if (motionModules != null) {
-                x = motionModules.get(i).forward(x, ctx.frames(), ctx.motionScale());
+                x = motionModules.get(i).forward(x, ctx.context(), ctx.frames(), ctx.motionScale());
             }
         }
         if (upsamplers != null) {

@@ -7,6 +7,7 @@ import io.animatediff.engine.nn.Linear;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
 import io.animatediff.engine.nn.Scoped;
+import java.util.List;
 
 /**
  * Ports animatediff.models.motion_module.TemporalTransformer3DModel: GroupNorm (per frame as the
@@ -19,22 +20,23 @@ public final class TemporalTransformer3DModel extends Module {
     final ModuleList<TemporalTransformerBlock> blocks;
     final Linear projOut;
 
-    public TemporalTransformer3DModel(int channels, int heads, int layers, int groups, int maxFrames) {
+    public TemporalTransformer3DModel(
+            int channels, int heads, int layers, int groups, int maxFrames, List<String> types, int contextDim) {
         norm = child("norm", new GroupNorm(groups, channels, 1e-6));
         projIn = child("proj_in", new Linear(channels, channels, true));
         blocks = child("transformer_blocks", new ModuleList<>());
         for (int i = 0; i < layers; i++) {
-            blocks.add(new TemporalTransformerBlock(channels, heads, 2, maxFrames));
+            blocks.add(new TemporalTransformerBlock(channels, heads, types, contextDim, maxFrames));
         }
         projOut = child("proj_out", Linear.zeroed(channels, channels));
     }
 
-    /** x ((B F), C, H, W) -> ((B F), C, H, W). */
-    public NDArray forward(NDArray x, int frames, boolean perFrameNorm, double motionScale) {
-        return Scoped.forward(() -> body(x, frames, perFrameNorm, motionScale));
+    /** x ((B F), C, H, W), text (B, S, Cctx) or null without Temporal_Cross -> ((B F), C, H, W). */
+    public NDArray forward(NDArray x, NDArray text, int frames, boolean perFrameNorm, double motionScale) {
+        return Scoped.forward(() -> body(x, text, frames, perFrameNorm, motionScale));
     }
 
-    private NDArray body(NDArray x, int frames, boolean perFrameNorm, double motionScale) {
+    private NDArray body(NDArray x, NDArray text, int frames, boolean perFrameNorm, double motionScale) {
         Shape s = x.getShape();
         long bf = s.get(0);
         long c = s.get(1);
@@ -48,7 +50,7 @@ public final class TemporalTransformer3DModel extends Module {
         t = projIn.forward(t);
         // 2. temporal blocks
         for (TemporalTransformerBlock block : blocks) {
-            t = block.forward(t, motionScale);
+            t = block.forward(t, text, motionScale);
         }
         // 3. output
         t = projOut.forward(t);

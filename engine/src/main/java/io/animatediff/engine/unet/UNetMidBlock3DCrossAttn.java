@@ -32,7 +32,7 @@ public final class UNetMidBlock3DCrossAttn extends Module {
         resnets.add(new ResnetBlock2D(channels, channels, tembChannels, groups, eps));
         motionModules = motion != null ? child("motion_modules", new ModuleList<>()) : null;
         if (motionModules != null) {
-            motionModules.add(new VanillaTemporalModule(channels, motion));
+            motionModules.add(new VanillaTemporalModule(channels, motion, contextDim));
         }
     }
 
@@ -41,7 +41,7 @@ public final class UNetMidBlock3DCrossAttn extends Module {
         x = resnets.get(0).forward(x, ctx.temb(), ctx.frames(), ctx.perFrameNorm());
         x = attentions.get(0).forward(x, ctx.context());
         if (motionModules != null) {
-            x = motionModules.get(0).forward(x, ctx.frames(), ctx.motionScale());
+            x = motionModules.get(0).forward(x, ctx.context(), ctx.frames(), ctx.motionScale());
         }
         return resnets.get(1).forward(x, ctx.temb(), ctx.frames(), ctx.perFrameNorm());
     }

@@ -225,6 +225,33 @@ class MotionModuleFileTest {
     }
 
     @Test
+    void aTemporalCrossModuleIsDetectedFromItsKeysWidthAndLoads() throws IOException {
+        MotionModuleConfig crossCfg = MotionModuleConfig.tiny(false)
+                .withAttentionBlockTypes(List.of(MotionModuleConfig.TEMPORAL_SELF, MotionModuleConfig.TEMPORAL_CROSS));
+        Path withMetadata = dir.resolve("cross.safetensors");
+        TinyModels.writeMotionModule(withMetadata, crossCfg, 31, true);
+        // the same tensors without our metadata: the tiny text (32 wide) equals level 0's channels, not
+        // level 1's (64), so the second attention's to_k gives it away
+        Path bare = dir.resolve("cross-bare.safetensors");
+        try (TensorSource src = TensorSources.open(withMetadata)) {
+            Map<String, NDArray> t = new LinkedHashMap<>();
+            for (String k : src.keys()) {
+                t.put(k, src.load(k, manager));
+            }
+            SafetensorsWriter.write(bare, t, Map.of("format", "pt"));
+        }
+        try (MotionModuleFile mm = MotionModuleFile.open(bare, MotionNorm.OFFICIAL, TINY_GROUPS)) {
+            assertEquals(crossCfg.attentionBlockTypes(), mm.config.attentionBlockTypes());
+            float[] detected = latentsWith(mm, 3);
+            assertArrayEquals(latentsWith(withMetadata, MotionNorm.OFFICIAL, 3), detected);
+            assertTrue(maxAbsDiff(detected, latentsWith(official, MotionNorm.OFFICIAL, 3)) > 1e-4);
+        }
+        try (MotionModuleFile mm = MotionModuleFile.open(official, MotionNorm.OFFICIAL, TINY_GROUPS)) {
+            assertEquals(MotionModuleConfig.SELF_SELF, mm.config.attentionBlockTypes(), "released layout: self, self");
+        }
+    }
+
+    @Test
     void aFolderWhoseConfigContradictsTheWeightsIsRefused() throws IOException {
         Path folder = dir.resolve("contradiction");
         Files.createDirectories(folder);

@@ -114,16 +114,7 @@ class GenerationFeaturesTest {
     void aModuleOfSixteenPositionsAnimatesFortyEightFrames() throws Exception {
         Path file = Files.createTempFile("motion-16", ".safetensors");
         MotionModuleConfig tiny = MotionModuleConfig.tiny(false);
-        MotionModuleConfig sixteen = new MotionModuleConfig(
-                tiny.version(),
-                tiny.heads(),
-                tiny.transformerBlocks(),
-                16,
-                tiny.midBlock(),
-                tiny.resolutions(),
-                tiny.normGroups(),
-                tiny.motionNorm(),
-                tiny.inflatedGroupNorm());
+        MotionModuleConfig sixteen = tiny.withMaxFrames(16);
         TinyModels.writeMotionModule(file, sixteen, 100, true);
         try (AnimateDiffModel m16 =
                 ModelLoader.load(TinyModelFixture.base(), file, MotionModuleConfig.MotionNorm.OFFICIAL, List.of())) {

@@ -31,7 +31,7 @@ class ParameterCountTest {
     void eachMotionModuleHas22CSquaredPlus21CParameters() {
         MotionModuleConfig cfg = MotionModuleConfig.v2();
         for (int c : new int[] {320, 640, 1280}) {
-            VanillaTemporalModule m = new VanillaTemporalModule(c, cfg);
+            VanillaTemporalModule m = new VanillaTemporalModule(c, cfg, 768);
             assertEquals(22L * c * c + 21L * c, m.parameterCount(), "C=" + c);
         }
     }
