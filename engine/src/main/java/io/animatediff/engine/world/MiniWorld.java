@@ -16,12 +16,16 @@ import java.util.SplittableRandom;
  * A seeded synthetic video world: one object (a {@link Shape} in a {@link Colour}) on a background of
  * a {@link Domain}, moving one {@link Direction} at {@link #speed} pixels per frame, with a caption
  * such as "a red circle moving left". Sizes scale with the frame: at 32 px the object's side is 8..11
- * px and it moves 1 px per frame, at 64 px 16..23 px and 2 px per frame. The same seed gives the same
+ * px and it moves 2 px per frame, at 64 px 16..23 px and 4 px per frame. The same seed gives the same
  * clip, bit for bit.
  */
 public final class MiniWorld {
-    /** Pixels per frame of a moving object in a 32 px frame. */
-    public static final int SPEED = 1;
+    /**
+     * Pixels per frame of a moving object in a 32 px frame: 2, so that at 64 px (8x8 latents) an object
+     * moves half a latent pixel per frame; at a quarter of a latent pixel per frame the motion module
+     * drew tracks too short to tell directions apart.
+     */
+    public static final int SPEED = 2;
 
     /** Pixels per frame of a moving object in a frame of side {@code size}: {@link #SPEED} per 32 px. */
     public static int speed(int size) {
@@ -90,16 +94,29 @@ public final class MiniWorld {
         PERSONALIZED;
 
         /**
-         * Background colour at (x, y) of a frame of side {@code size}: BASE plain grey; PERSONALIZED
-         * dark violet diagonal stripes 3 px wide per 32 px.
+         * Background colour at (x, y) of a frame of side {@code size}: BASE plain grey; PERSONALIZED a
+         * dusk, dark violet brightening towards the bottom right. (Diagonal stripes 3 px wide per 32 px
+         * were tried first: at 8x8 latents the VAE could only keep them as a texture it then painted
+         * over every dark background, and the personalized model's objects broke up on them.)
          */
         public int background(int x, int y, int size) {
             if (this == BASE) {
                 return 0xC8C8C8;
             }
-            int band = Math.max(1, 3 * size / 32);
-            return ((x + y) / band) % 2 == 0 ? 0x281E46 : 0x46326E;
+            double t = (x + y) / (2.0 * Math.max(1, size - 1)); // 0 top left .. 1 bottom right
+            return lerp(0x281E46, 0x5A3C8C, t);
         }
+    }
+
+    /** Channel-wise a + t (b - a) of two 0xRRGGBB colours, rounded. */
+    static int lerp(int a, int b, double t) {
+        int out = 0;
+        for (int shift = 16; shift >= 0; shift -= 8) {
+            int ca = (a >> shift) & 0xFF;
+            int cb = (b >> shift) & 0xFF;
+            out |= ((int) Math.round(ca + t * (cb - ca))) << shift;
+        }
+        return out;
     }
 
     /** What a clip shows: the prompt's attributes. */

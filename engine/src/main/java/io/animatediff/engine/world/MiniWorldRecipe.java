@@ -101,7 +101,7 @@ public final class MiniWorldRecipe {
         /** The run behind the shipped models. */
         public static Plan full() {
             return new Plan(
-                    64, 8, 1500, 16, 2e-3, 3000, 64, 1e-3, 600, 2e-4, 600, 8, 2e-3, 4096, 600, 2000, 8, 1e-3, 60, 25,
+                    64, 8, 1500, 16, 2e-3, 3000, 64, 1e-3, 1500, 2e-4, 1500, 8, 2e-3, 4096, 600, 3000, 8, 1e-3, 60, 25,
                     4.0, 2024);
         }
 
@@ -174,7 +174,8 @@ public final class MiniWorldRecipe {
 
     /** The motion module: the tiny config (8 heads, every level, 32 positions, no mid block). */
     public static MotionModuleConfig motionConfig() {
-        return MotionModuleConfig.tiny(false);
+        return MotionModuleConfig.tiny(false)
+                .withAttentionBlockTypes(List.of(MotionModuleConfig.TEMPORAL_SELF, MotionModuleConfig.TEMPORAL_CROSS));
     }
 
     /** Runs every stage into {@code out} (a fresh folder) and evaluates; {@code log} receives progress. */
@@ -211,6 +212,27 @@ public final class MiniWorldRecipe {
         }
 
         // 3. personalization on personalized-domain stills: full fine-tune of a copy, and a LoRA
+        losses.addAll(personalize(set, plan, log));
+
+        // 4. motion module on base-domain videos, base frozen
+        losses.add(trainMotion(set.base(), work, set.motion(), plan, log));
+        losses.forEach(l -> log.accept(l.describe()));
+
+        // 5. the table
+        List<WorldMetrics.Row> table = evaluate(set, work.resolve("evaluation"), settings(plan), log);
+        StringBuilder rows = new StringBuilder();
+        table.forEach(row -> rows.append(row.json()).append('\n'));
+        Files.writeString(out.resolve(WorldModels.TABLE), rows.toString());
+        return new Result(set, losses, table);
+    }
+
+    /**
+     * Personalization on personalized-domain stills, from {@code set}'s base: a full fine-tune of a
+     * copy into {@code set.personalized()} (DreamBooth-like) and a LoRA into {@code set.lora()}.
+     */
+    public static List<StageLoss> personalize(MiniWorldSet set, Plan plan, Consumer<String> log) throws IOException {
+        long seed = plan.seed();
+        List<StageLoss> out = new ArrayList<>();
         WorldStills styleStills = new WorldStills(List.of(Domain.PERSONALIZED), plan.size(), plan.frames(), seed + 5);
         replaceFolder(set.base(), set.personalized());
         try (ImageModelTrainer t = ImageModelTrainer.open(
@@ -227,7 +249,7 @@ public final class MiniWorldRecipe {
                         seed + 6),
                 styleStills,
                 log)) {
-            losses.add(stage("personalized", plan.personalizedSteps(), log, t::step));
+            out.add(stage("personalized", plan.personalizedSteps(), log, t::step));
             t.saveUnet(set.personalized().resolve("unet"));
         }
         try (ImageModelTrainer t = ImageModelTrainer.open(
@@ -244,20 +266,11 @@ public final class MiniWorldRecipe {
                         seed + 7),
                 styleStills,
                 log)) {
-            losses.add(stage("lora", plan.loraSteps(), log, t::step));
+            out.add(stage("lora", plan.loraSteps(), log, t::step));
             t.saveLora(set.lora());
         }
 
-        // 4. motion module on base-domain videos, base frozen
-        losses.add(trainMotion(set.base(), work, set.motion(), plan, log));
-        losses.forEach(l -> log.accept(l.describe()));
-
-        // 5. the table
-        List<WorldMetrics.Row> table = evaluate(set, work.resolve("evaluation"), settings(plan), log);
-        StringBuilder rows = new StringBuilder();
-        table.forEach(row -> rows.append(row.json()).append('\n'));
-        Files.writeString(out.resolve(WorldModels.TABLE), rows.toString());
-        return new Result(set, losses, table);
+        return out;
     }
 
     /**
