@@ -186,7 +186,10 @@ public class GatewayBeans {
                     frameLimits.invalidate();
                 },
                 config.models().uploadUrlExpiry(),
-                config.models().maxModels(),
+                new ModelService.Limits(
+                        config.models().maxModels(),
+                        config.models().maxModelsPerKey(),
+                        config.models().maxFileBytes()),
                 clock);
     }
 

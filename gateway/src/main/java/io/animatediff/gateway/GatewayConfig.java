@@ -147,6 +147,22 @@ public interface GatewayConfig {
          */
         @WithDefault("1000")
         int maxModels();
+
+        /**
+         * Most models one API key may have registered (all kinds together); a new upload beyond it
+         * gets 409 before a byte is stored. Models registered without an owner (built-in, trained,
+         * operator tools) count for nobody.
+         */
+        @WithDefault("100")
+        int maxModelsPerKey();
+
+        /**
+         * Largest model file in bytes (default 10 GiB, above a full fp32 SD 1.5 checkpoint): a
+         * larger streamed upload gets 413 before a byte is stored; a larger presigned upload gets
+         * 413 at finalize and is deleted.
+         */
+        @WithDefault("10737418240")
+        long maxFileBytes();
     }
 
     /** Webhook delivery: the allow-list of callback URL prefixes, the signing secret, retries. */

@@ -25,13 +25,22 @@ public class ModelResource {
     @Inject
     ModelService models;
 
+    @Inject
+    Caller caller;
+
+    /** The caller's owner tag, recorded in the manifests it registers. */
+    private String owner() {
+        return JobOwners.tag(caller.keyHash());
+    }
+
     @POST
     @Path("{kind}/{name}")
     @Consumes(MediaType.WILDCARD)
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(
             summary = "Register a one-file model by streaming the file (Content-Length required; X-Sha256 checked"
-                    + " when sent); 201 with the manifest, 200 when the same file is already registered")
+                    + " when sent); 201 with the manifest, 200 when the same file is already registered, 413 over"
+                    + " the file size limit, 409 over the key's or the fleet's model limit")
     public Response upload(
             @PathParam("kind") String kind,
             @PathParam("name") String name,
@@ -42,7 +51,7 @@ public class ModelResource {
             @HeaderParam(HttpHeaders.CONTENT_LENGTH) Long length,
             InputStream body) {
         ModelService.Registered r =
-                models.upload(kind, name, path, format, maxFrames, sha256, length == null ? -1 : length, body);
+                models.upload(kind, name, path, format, maxFrames, sha256, length == null ? -1 : length, body, owner());
         return Response.status(r.created() ? 201 : 200)
                 .type(MediaType.APPLICATION_JSON)
                 .entity(Json.write(r.manifest()))
@@ -55,7 +64,7 @@ public class ModelResource {
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(summary = "Presigned PUT URLs for each file of a multi-file model; then call finalize")
     public String planUpload(@PathParam("kind") String kind, @PathParam("name") String name, String body) {
-        return Json.write(models.planUpload(kind, name, body));
+        return Json.write(models.planUpload(kind, name, body, owner()));
     }
 
     @POST
@@ -64,11 +73,12 @@ public class ModelResource {
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(
             summary = "Register files uploaded with presigned PUTs: body {format, files: [{path, sha256, size}],"
-                    + " config}; every file's size and sha256 are checked")
+                    + " config}; every file's size and sha256 are checked (422, or 413 over the file size limit;"
+                    + " either deletes the model's uploads)")
     public Response finalizeUpload(@PathParam("kind") String kind, @PathParam("name") String name, String body) {
         return Response.status(201)
                 .type(MediaType.APPLICATION_JSON)
-                .entity(Json.write(models.finalizeUpload(kind, name, body)))
+                .entity(Json.write(models.finalizeUpload(kind, name, body, owner())))
                 .build();
     }
 
@@ -89,9 +99,11 @@ public class ModelResource {
 
     @DELETE
     @Path("{kind}/{name}")
-    @Operation(summary = "Unregister a model and delete its files; 204, or 404 when not registered")
+    @Operation(
+            summary = "Unregister a model and delete its files; 204, 404 when not registered, 403 when another API"
+                    + " key registered it")
     public Response delete(@PathParam("kind") String kind, @PathParam("name") String name) {
-        models.delete(kind, name);
+        models.delete(kind, name, owner());
         return Response.noContent().build();
     }
 }

@@ -35,15 +35,43 @@ import java.util.Optional;
  *       X-Sha256} when sent), then registered ({@link #upload});
  *   <li>several files uploaded by the client with presigned PUT URLs ({@link #planUpload}), then
  *       registered once their sizes and hashes check out ({@link #finalizeUpload});
- *   <li>list, get, delete.
+ *   <li>list, get, delete (a model registered by another API key: 403).
  * </ul>
+ *
+ * Limits ({@link Limits}): a file over {@code maxFileBytes} is 413 and leaves no object behind; a
+ * new model beyond the key's or the fleet's model count is 409 before a byte is stored. A model
+ * uploaded here records its uploader's owner tag ({@link JobOwners#tag}) in its manifest.
  */
 public final class ModelService {
     private final ModelRegistry registry;
     private final Runnable onChange;
     private final Duration uploadUrlExpiry;
-    private final int maxModels;
+    private final Limits limits;
     private final Clock clock;
+
+    /**
+     * Upload limits ({@code animatediff.models.*}).
+     *
+     * @param maxModels most models registered in the fleet (all kinds, all owners)
+     * @param maxModelsPerKey most models one API key may have registered
+     * @param maxFileBytes largest model file in bytes
+     */
+    public record Limits(int maxModels, int maxModelsPerKey, long maxFileBytes) {
+        public Limits {
+            if (maxModels < 1) {
+                throw new IllegalArgumentException(
+                        "animatediff.models.max-models is " + maxModels + ": set it to 1 or more");
+            }
+            if (maxModelsPerKey < 1) {
+                throw new IllegalArgumentException(
+                        "animatediff.models.max-models-per-key is " + maxModelsPerKey + ": set it to 1 or more");
+            }
+            if (maxFileBytes < 1) {
+                throw new IllegalArgumentException(
+                        "animatediff.models.max-file-bytes is " + maxFileBytes + ": set it to 1 or more");
+            }
+        }
+    }
 
     /** {@code POST /v1/models/{kind}/{name}/uploads} body: the files the client will PUT. */
     public record UploadPlanRequest(@JsonProperty("files") List<String> files) {}
@@ -68,17 +96,10 @@ public final class ModelService {
     /** A listing. */
     public record ModelList(@JsonProperty("models") List<ModelManifest> models) {}
 
-    /**
-     * @param onChange called after a model was registered or deleted (drops catalog caches)
-     * @param maxModels most models registered in the fleet (all kinds); a new one beyond it is refused
-     */
+    /** @param onChange called after a model was registered or deleted (drops catalog caches) */
     public ModelService(
-            ModelRegistry registry, Runnable onChange, Duration uploadUrlExpiry, int maxModels, Clock clock) {
-        if (maxModels < 1) {
-            throw new IllegalArgumentException(
-                    "animatediff.models.max-models is " + maxModels + ": set it to 1 or more");
-        }
-        this.maxModels = maxModels;
+            ModelRegistry registry, Runnable onChange, Duration uploadUrlExpiry, Limits limits, Clock clock) {
+        this.limits = Objects.requireNonNull(limits, "limits");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.onChange = Objects.requireNonNull(onChange, "onChange");
         this.uploadUrlExpiry = Objects.requireNonNull(uploadUrlExpiry, "uploadUrlExpiry");
@@ -92,6 +113,7 @@ public final class ModelService {
      * @param maxFrames a motion module's frame limit, or null
      * @param expectedSha256 the {@code X-Sha256} header, or null
      * @param length the {@code Content-Length}, or -1 when absent (refused)
+     * @param owner the caller's owner tag ({@link JobOwners#tag})
      * @return the manifest and whether it was newly registered
      */
     public Registered upload(
@@ -102,7 +124,8 @@ public final class ModelService {
             Integer maxFrames,
             String expectedSha256,
             long length,
-            InputStream body) {
+            InputStream body,
+            String owner) {
         // 1. check everything before reading a byte
         ModelKind k = kind(kind);
         name(name);
@@ -132,6 +155,9 @@ public final class ModelService {
                                     + " large files use POST /v1/models/{kind}/{name}/uploads (presigned PUT)",
                             List.of(new Problem.FieldViolation("Content-Length", "required"))));
         }
+        if (length > limits.maxFileBytes()) {
+            throw tooLarge(k, name, path, length, "Content-Length");
+        }
         Map<String, Object> config = maxFrames == null ? Map.of() : Map.of(ModelManifest.CONFIG_MAX_FRAMES, maxFrames);
         if (maxFrames != null && (maxFrames < 1 || maxFrames > 1024)) {
             throw ProblemException.badField("max_frames", "max_frames is " + maxFrames + ", allowed 1 to 1024");
@@ -149,7 +175,7 @@ public final class ModelService {
             }
             throw taken(k, name);
         }
-        checkRoom(k, name);
+        checkRoom(k, name, owner);
         // 2. stream to S3, hashing on the way
         String key = ModelRegistry.fileKey(k, name, path);
         PutResult put;
@@ -165,14 +191,14 @@ public final class ModelService {
         }
         // 3. register: the registry re-reads the stored object and checks size and sha256
         return new Registered(
-                finalizeOrMap(k, name, f, List.of(new ModelFile(path, put.sha256(), put.size())), config), true);
+                finalizeOrMap(k, name, f, List.of(new ModelFile(path, put.sha256(), put.size())), config, owner), true);
     }
 
     /** A manifest and whether this call registered it. */
     public record Registered(ModelManifest manifest, boolean created) {}
 
     /** Presigned PUT URLs for each file of a multi-file model. */
-    public UploadPlan planUpload(String kind, String name, String body) {
+    public UploadPlan planUpload(String kind, String name, String body, String owner) {
         ModelKind k = kind(kind);
         name(name);
         UploadPlanRequest req = read(body, UploadPlanRequest.class);
@@ -182,7 +208,7 @@ public final class ModelService {
         if (registry.find(k, name).isPresent()) {
             throw taken(k, name);
         }
-        checkRoom(k, name);
+        checkRoom(k, name, owner);
         List<UploadTarget> targets = new ArrayList<>();
         for (int i = 0; i < req.files().size(); i++) {
             String p = req.files().get(i);
@@ -201,8 +227,12 @@ public final class ModelService {
                 targets, clock.instant().plus(uploadUrlExpiry), "/v1/models/" + k.json() + "/" + name + "/finalize");
     }
 
-    /** Registers files already uploaded with presigned PUTs. */
-    public ModelManifest finalizeUpload(String kind, String name, String body) {
+    /**
+     * Registers files already uploaded with presigned PUTs. A file over {@code maxFileBytes} (as
+     * stored or as declared) is 413 and a size or sha256 mismatch 422, both deleting every upload
+     * of the model so nothing is left behind.
+     */
+    public ModelManifest finalizeUpload(String kind, String name, String body, String owner) {
         ModelKind k = kind(kind);
         name(name);
         FinalizeRequest req = read(body, FinalizeRequest.class);
@@ -214,15 +244,16 @@ public final class ModelService {
             throw ProblemException.badField("files", "list every uploaded file with path, sha256 and size");
         }
         if (registry.find(k, name).isEmpty()) {
-            checkRoom(k, name);
+            checkRoom(k, name, owner);
+            checkUploadedSizes(k, name, req.files());
         }
-        return finalizeOrMap(k, name, f, req.files(), req.config());
+        return finalizeOrMap(k, name, f, req.files(), req.config(), owner);
     }
 
     private ModelManifest finalizeOrMap(
-            ModelKind k, String name, ModelFormat f, List<ModelFile> files, Map<String, Object> config) {
+            ModelKind k, String name, ModelFormat f, List<ModelFile> files, Map<String, Object> config, String owner) {
         try {
-            ModelManifest m = registry.finalizeUpload(k, name, f, files, config);
+            ModelManifest m = registry.finalizeUpload(k, name, f, files, config, owner);
             onChange.run();
             return m;
         } catch (ObjectNotFoundException e) {
@@ -255,10 +286,25 @@ public final class ModelService {
         return registry.find(k, name).orElseThrow(() -> notFound(k, name));
     }
 
-    /** Unregisters a model; 404 when it was not registered. */
-    public void delete(String kind, String name) {
+    /**
+     * Unregisters a model; 404 when it was not registered, 403 when another API key registered it
+     * (a model without an owner may be deleted by any key).
+     */
+    public void delete(String kind, String name, String owner) {
         ModelKind k = kind(kind);
         name(name);
+        ModelManifest m = registry.find(k, name).orElseThrow(() -> notFound(k, name));
+        if (m.owner() != null && !m.isOwnedBy(owner)) {
+            throw new ProblemException(
+                    "forbidden",
+                    Problem.of(
+                            403,
+                            "forbidden",
+                            "Forbidden",
+                            "the " + k + " model '" + name + "' was registered by another API key: only that key"
+                                    + " may delete it",
+                            List.of(new Problem.FieldViolation("name", "registered by another API key"))));
+        }
         if (!registry.delete(k, name)) {
             throw notFound(k, name);
         }
@@ -268,28 +314,93 @@ public final class ModelService {
     // ---------------------------------------------------------------- checks
 
     /**
-     * 409 when the fleet already holds {@code maxModels} models (checked before a new model's first
-     * byte is stored; concurrent uploads may pass the limit by the number in flight).
+     * 409 when the caller already has {@code maxModelsPerKey} models or the fleet {@code maxModels}
+     * (checked before a new model's first byte is stored; concurrent uploads may pass a limit by the
+     * number in flight).
      */
-    private void checkRoom(ModelKind k, String name) {
+    private void checkRoom(ModelKind k, String name, String owner) {
         int count = 0;
+        int mine = 0;
         for (ModelKind kind : ModelKind.values()) {
-            count += registry.list(kind).size();
+            for (ModelManifest m : registry.list(kind)) {
+                count++;
+                if (m.isOwnedBy(owner)) {
+                    mine++;
+                }
+            }
         }
-        if (count >= maxModels) {
+        if (mine >= limits.maxModelsPerKey()) {
+            throw new ProblemException(
+                    "model_limit_per_key",
+                    Problem.of(
+                            409,
+                            "model-limit-per-key",
+                            "Model limit of this API key reached",
+                            "this API key already has " + mine + " registered models, the limit per key is "
+                                    + limits.maxModelsPerKey() + " (animatediff.models.max-models-per-key): the " + k
+                                    + " model '" + name + "' was not stored; delete one of your models no longer"
+                                    + " used (DELETE /v1/models/{kind}/{name}) or ask the operator to raise the"
+                                    + " limit",
+                            List.of(new Problem.FieldViolation(
+                                    "name",
+                                    mine + " models registered by this key, limit " + limits.maxModelsPerKey()))));
+        }
+        if (count >= limits.maxModels()) {
             throw new ProblemException(
                     "model_limit",
                     Problem.of(
                             409,
                             "model-limit",
                             "Model limit reached",
-                            "the fleet already has " + count + " registered models, the limit is " + maxModels
-                                    + " (animatediff.models.max-models): the " + k + " model '" + name
-                                    + "' was not stored; delete models no longer used (DELETE /v1/models/{kind}/{name})"
-                                    + " or ask the operator to raise the limit",
+                            "the fleet already has " + count + " registered models, the limit is "
+                                    + limits.maxModels() + " (animatediff.models.max-models): the " + k + " model '"
+                                    + name + "' was not stored; delete models no longer used (DELETE"
+                                    + " /v1/models/{kind}/{name}) or ask the operator to raise the limit",
                             List.of(new Problem.FieldViolation(
-                                    "name", count + " models registered, limit " + maxModels))));
+                                    "name", count + " models registered, limit " + limits.maxModels()))));
         }
+    }
+
+    /**
+     * 413 when a presigned upload (as stored, or as declared) is over {@code maxFileBytes}: every
+     * upload of the model is deleted first. A file not uploaded yet is left for the registry to
+     * report.
+     */
+    private void checkUploadedSizes(ModelKind k, String name, List<ModelFile> files) {
+        for (int i = 0; i < files.size(); i++) {
+            ModelFile f = files.get(i);
+            if (f == null) {
+                continue; // the manifest refuses it with its index
+            }
+            long stored;
+            try {
+                stored = registry.store()
+                        .stat(ModelRegistry.fileKey(k, name, f.path()))
+                        .size();
+            } catch (ObjectNotFoundException e) {
+                stored = -1;
+            }
+            long size = Math.max(stored, f.size());
+            if (size > limits.maxFileBytes()) {
+                registry.store().deletePrefix(ModelRegistry.modelPrefix(k, name));
+                throw tooLarge(k, name, f.path(), size, "files[" + i + "].size");
+            }
+        }
+    }
+
+    private ProblemException tooLarge(ModelKind k, String name, String path, long size, String field) {
+        return new ProblemException(
+                "file_too_large",
+                Problem.of(
+                        413,
+                        "file-too-large",
+                        "Model file too large",
+                        "file '" + path + "' of the " + k + " model '" + name + "' has " + size
+                                + " bytes, the limit is " + limits.maxFileBytes()
+                                + " bytes per file (animatediff.models.max-file-bytes): nothing was stored or"
+                                + " registered; upload a smaller file (e.g. pruned or fp16 weights) or ask the"
+                                + " operator to raise the limit",
+                        List.of(new Problem.FieldViolation(field, size + " bytes, limit " + limits.maxFileBytes()))));
     }
 
     static ModelFormat inferFormat(ModelKind kind, String path) {

@@ -414,9 +414,12 @@ class GatewayHttpTest {
         post(BODY, QUOTA_KEY, null).then().statusCode(429);
     }
 
+    /** A model registered over HTTP in a test, and the key that owns it (which alone may delete it). */
+    record Uploaded(String name, String key) {}
+
     @Test
-    void modelUploadsBeyondTheModelLimitAre409AndStoreNothing() {
-        // the test profile allows 8 models in the fleet
+    void modelUploadsBeyondTheFleetModelLimitAre409AndStoreNothing() {
+        // the test profile allows 8 models in the fleet and 3 per key: spread the uploads over keys
         int before = given().header("Authorization", KEY)
                 .get("/v1/models")
                 .then()
@@ -424,15 +427,17 @@ class GatewayHttpTest {
                 .extract()
                 .path("models.size()");
         assertTrue(before < 8, "the other tests registered " + before + " models, the limit is 8");
+        String[] keys = {KEY, OTHER_KEY, LIMITED_KEY};
         byte[] bytes = {9, 8, 7, 6};
-        List<String> mine = new ArrayList<>();
+        List<Uploaded> mine = new ArrayList<>();
         try {
             for (int i = before; i < 8; i++) {
-                String name = "count-lora-" + i;
-                uploadLora(name, bytes).then().statusCode(201);
-                mine.add(name);
+                Uploaded u = new Uploaded("count-lora-" + i, keys[i % keys.length]);
+                uploadLora(u.name(), bytes, u.key()).then().statusCode(201);
+                mine.add(u);
             }
-            Response refused = uploadLora("count-lora-extra", bytes);
+            // a key with no model at all is refused: the fleet is full
+            Response refused = uploadLora("count-lora-extra", bytes, QUOTA_KEY);
             refused.then()
                     .statusCode(409)
                     .contentType("application/problem+json")
@@ -442,29 +447,180 @@ class GatewayHttpTest {
             assertTrue(detail.contains("already has 8 registered models, the limit is 8"), detail);
             assertEquals(List.of(), store.list("models/lora/count-lora-extra/"), "objects left behind");
             // the presigned route is refused too, before any URL is handed out
-            given().header("Authorization", KEY)
+            given().header("Authorization", QUOTA_KEY)
                     .contentType(ContentType.JSON)
                     .body("{\"files\": [\"a.safetensors\"]}")
                     .post("/v1/models/lora/count-lora-extra/uploads")
                     .then()
                     .statusCode(409);
             // re-sending a registered file is still answered (200), and deleting frees a place
-            uploadLora(mine.get(0), bytes).then().statusCode(200);
-            given().header("Authorization", KEY)
-                    .delete("/v1/models/lora/" + mine.remove(0))
+            uploadLora(mine.get(0).name(), bytes, mine.get(0).key()).then().statusCode(200);
+            Uploaded freed = mine.remove(0);
+            given().header("Authorization", freed.key())
+                    .delete("/v1/models/lora/" + freed.name())
                     .then()
                     .statusCode(204);
-            uploadLora("count-lora-extra", bytes).then().statusCode(201);
-            mine.add("count-lora-extra");
+            uploadLora("count-lora-extra", bytes, QUOTA_KEY).then().statusCode(201);
+            mine.add(new Uploaded("count-lora-extra", QUOTA_KEY));
         } finally {
-            for (String name : mine) {
-                given().header("Authorization", KEY).delete("/v1/models/lora/" + name);
+            for (Uploaded u : mine) {
+                given().header("Authorization", u.key()).delete("/v1/models/lora/" + u.name());
             }
         }
     }
 
-    static Response uploadLora(String name, byte[] bytes) {
-        return given().header("Authorization", KEY)
+    @Test
+    void aKeyBeyondItsModelLimitIs409AndCannotDeleteAnotherKeysModels() {
+        // the test profile allows 3 models per key
+        byte[] bytes = {5, 4, 3, 2};
+        List<Uploaded> mine = new ArrayList<>();
+        try {
+            for (int i = 0; i < 3; i++) {
+                Uploaded u = new Uploaded("key-lora-" + i, LIMITED_KEY);
+                uploadLora(u.name(), bytes, u.key())
+                        .then()
+                        .statusCode(201)
+                        .body(
+                                "owner",
+                                equalTo(JobOwners.tag(Sha256.hex("limited-key".getBytes(StandardCharsets.UTF_8)))));
+                mine.add(u);
+            }
+            Response refused = uploadLora("key-lora-3", bytes, LIMITED_KEY);
+            refused.then()
+                    .statusCode(409)
+                    .contentType("application/problem+json")
+                    .body("type", equalTo("/problems/model-limit-per-key"))
+                    .body("violations[0].field", equalTo("name"));
+            String detail = refused.path("detail");
+            assertTrue(detail.contains("already has 3 registered models, the limit per key is 3"), detail);
+            assertTrue(detail.contains("animatediff.models.max-models-per-key"), detail);
+            assertTrue(detail.contains("delete one of your models"), detail);
+            assertEquals(List.of(), store.list("models/lora/key-lora-3/"), "objects left behind");
+            given().header("Authorization", LIMITED_KEY)
+                    .contentType(ContentType.JSON)
+                    .body("{\"files\": [\"a.safetensors\"]}")
+                    .post("/v1/models/lora/key-lora-3/uploads")
+                    .then()
+                    .statusCode(409)
+                    .body("type", equalTo("/problems/model-limit-per-key"));
+            // the limit is the key's: another key still registers
+            uploadLora("key-lora-other", bytes, KEY).then().statusCode(201);
+            mine.add(new Uploaded("key-lora-other", KEY));
+            // another key may neither delete nor replace a model of this key; it stays registered
+            Response forbidden = given().header("Authorization", KEY).delete("/v1/models/lora/key-lora-0");
+            forbidden
+                    .then()
+                    .statusCode(403)
+                    .contentType("application/problem+json")
+                    .body("type", equalTo("/problems/forbidden"))
+                    .body("violations[0].field", equalTo("name"));
+            given().header("Authorization", KEY)
+                    .get("/v1/models/lora/key-lora-0")
+                    .then()
+                    .statusCode(200);
+            assertFalse(store.list("models/lora/key-lora-0/files/").isEmpty(), "the files were deleted");
+            uploadLora("key-lora-0", new byte[] {1, 1, 1, 1}, KEY).then().statusCode(409);
+            // its owner deletes it, which frees a place for that key
+            given().header("Authorization", LIMITED_KEY)
+                    .delete("/v1/models/lora/key-lora-0")
+                    .then()
+                    .statusCode(204);
+            mine.remove(0);
+            uploadLora("key-lora-3", bytes, LIMITED_KEY).then().statusCode(201);
+            mine.add(new Uploaded("key-lora-3", LIMITED_KEY));
+            // a model registered without an owner (operator tools, training) may be deleted by any key
+            store.put(ModelRegistry.fileKey(ModelKind.LORA, "unowned-lora", "l.safetensors"), bytes);
+            registry.finalizeUpload(
+                    ModelKind.LORA,
+                    "unowned-lora",
+                    ModelFormat.LORA_SAFETENSORS,
+                    List.of(new io.animatediff.common.registry.ModelFile("l.safetensors", Sha256.hex(bytes), 4)),
+                    Map.of());
+            given().header("Authorization", OTHER_KEY)
+                    .delete("/v1/models/lora/unowned-lora")
+                    .then()
+                    .statusCode(204);
+        } finally {
+            for (Uploaded u : mine) {
+                given().header("Authorization", u.key()).delete("/v1/models/lora/" + u.name());
+            }
+        }
+    }
+
+    @Test
+    void aModelFileOverTheSizeLimitIs413AndLeavesNothingInTheBucket() throws Exception {
+        // the test profile allows files of 400000 bytes
+        byte[] big = new byte[400_001];
+        new java.util.Random(5).nextBytes(big);
+        String prefix = "models/lora/big-lora/";
+        // 1. streamed: refused on its Content-Length, before a byte is stored
+        Response streamed = uploadLora("big-lora", big, KEY);
+        streamed.then()
+                .statusCode(413)
+                .contentType("application/problem+json")
+                .body("type", equalTo("/problems/file-too-large"))
+                .body("violations[0].field", equalTo("Content-Length"));
+        String detail = streamed.path("detail");
+        assertTrue(detail.contains("has 400001 bytes, the limit is 400000 bytes"), detail);
+        assertTrue(detail.contains("animatediff.models.max-file-bytes"), detail);
+        assertEquals(List.of(), store.list(prefix), "objects left behind");
+        given().header("Authorization", KEY)
+                .get("/v1/models/lora/big-lora")
+                .then()
+                .statusCode(404);
+
+        // 2. presigned PUT: the store takes the bytes, finalize refuses them and deletes every upload
+        HttpClient http = HttpClient.newHttpClient();
+        byte[] small = "{\"alpha\": 1}".getBytes(StandardCharsets.UTF_8);
+        // declared truthfully, and declared as 10 bytes (the stored size decides)
+        for (long declared : new long[] {big.length, 10}) {
+            Response plan = given().header("Authorization", KEY)
+                    .contentType(ContentType.JSON)
+                    .body("{\"files\": [\"config.json\", \"l.safetensors\"]}")
+                    .post("/v1/models/lora/big-lora/uploads");
+            plan.then().statusCode(200);
+            for (int i = 0; i < 2; i++) {
+                HttpResponse<String> put = http.send(
+                        HttpRequest.newBuilder(URI.create(plan.path("files[" + i + "].url")))
+                                .PUT(HttpRequest.BodyPublishers.ofByteArray(i == 0 ? small : big))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+                assertEquals(200, put.statusCode(), put.body());
+            }
+            assertEquals(2, store.list(prefix).size(), "both uploads are in the bucket before finalize");
+            String files = "[{\"path\": \"config.json\", \"sha256\": \"" + Sha256.hex(small) + "\", \"size\": "
+                    + small.length + "}, {\"path\": \"l.safetensors\", \"sha256\": \"" + Sha256.hex(big)
+                    + "\", \"size\": " + declared + "}]";
+            Response refused = given().header("Authorization", KEY)
+                    .contentType(ContentType.JSON)
+                    .body("{\"format\": \"lora-safetensors\", \"files\": " + files + "}")
+                    .post("/v1/models/lora/big-lora/finalize");
+            refused.then()
+                    .statusCode(413)
+                    .contentType("application/problem+json")
+                    .body("type", equalTo("/problems/file-too-large"))
+                    .body("violations[0].field", equalTo("files[1].size"));
+            String why = refused.path("detail");
+            assertTrue(
+                    why.contains("has 400001 bytes, the limit is 400000 bytes"), "declared " + declared + ": " + why);
+            assertEquals(List.of(), store.list(prefix), "declared " + declared + ": objects left behind");
+            given().header("Authorization", KEY)
+                    .get("/v1/models/lora/big-lora")
+                    .then()
+                    .statusCode(404);
+        }
+
+        // 3. the limit itself is allowed
+        byte[] atLimit = java.util.Arrays.copyOf(big, 400_000);
+        uploadLora("big-lora", atLimit, KEY).then().statusCode(201).body("files[0].size", equalTo(400_000));
+        given().header("Authorization", KEY)
+                .delete("/v1/models/lora/big-lora")
+                .then()
+                .statusCode(204);
+    }
+
+    static Response uploadLora(String name, byte[] bytes, String key) {
+        return given().header("Authorization", key)
                 .header("X-Sha256", Sha256.hex(bytes))
                 .contentType("application/octet-stream")
                 .body(bytes)
@@ -706,20 +862,24 @@ class GatewayHttpTest {
         String files = "[{\"path\": \"unet/config.json\", \"sha256\": \"" + Sha256.hex(config) + "\", \"size\": "
                 + config.length + "}, {\"path\": \"unet/diffusion_pytorch_model.safetensors\", \"sha256\": \"%s\","
                 + " \"size\": " + weights.length + "}]";
-        // a wrong declaration is refused (and the bad upload removed)
+        assertEquals(2, store.list("models/base/multi-base/").size(), "both uploads are in the bucket");
+        // a wrong declaration is refused, and every upload of the model removed
         given().header("Authorization", KEY)
                 .contentType(ContentType.JSON)
                 .body("{\"format\": \"diffusers\", \"files\": " + String.format(files, "a".repeat(64)) + "}")
                 .post("/v1/models/base/multi-base/finalize")
                 .then()
-                .statusCode(422);
-        // upload the weights again, then finalize correctly
-        String url = plan.path("files[1].url");
-        http.send(
-                HttpRequest.newBuilder(URI.create(url))
-                        .PUT(HttpRequest.BodyPublishers.ofByteArray(weights))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
+                .statusCode(422)
+                .body("type", equalTo("/problems/checksum-mismatch"));
+        assertEquals(List.of(), store.list("models/base/multi-base/"), "objects left behind");
+        // upload both files again, then finalize correctly
+        for (int i = 0; i < 2; i++) {
+            http.send(
+                    HttpRequest.newBuilder(URI.create(plan.path("files[" + i + "].url")))
+                            .PUT(HttpRequest.BodyPublishers.ofByteArray(i == 0 ? config : weights))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
+        }
         given().header("Authorization", KEY)
                 .contentType(ContentType.JSON)
                 .body("{\"format\": \"diffusers\", \"files\": " + String.format(files, Sha256.hex(weights)) + "}")
@@ -731,6 +891,10 @@ class GatewayHttpTest {
                 .get("/v1/models/base/multi-base")
                 .then()
                 .statusCode(200);
+        given().header("Authorization", KEY)
+                .delete("/v1/models/base/multi-base")
+                .then()
+                .statusCode(204);
     }
 
     // ---------------------------------------------------------------- helpers

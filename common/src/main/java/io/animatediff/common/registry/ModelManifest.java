@@ -15,6 +15,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.regex.Pattern;
 
 /**
  * A registered model: {@code models/<kind>/<name>/manifest.json}. Written last when a model is
@@ -28,8 +29,11 @@ import java.util.Set;
  * @param config free-form settings the engine needs (e.g. {@value #CONFIG_MAX_FRAMES} for a
  *     motion module, the LoRA alpha); JSON values
  * @param createdAt when it was registered
+ * @param owner who registered it (the gateway's owner tag of the uploading API key), or null for a
+ *     model registered without one (operator tools, built-in models, training, manifests written
+ *     before the field existed); 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-'
  */
-@JsonPropertyOrder({"schema", "kind", "name", "format", "created_at", "files", "config"})
+@JsonPropertyOrder({"schema", "kind", "name", "format", "owner", "created_at", "files", "config"})
 public record ModelManifest(
         @JsonProperty(value = "schema", required = true) int schema,
         @JsonProperty("kind") ModelKind kind,
@@ -37,10 +41,13 @@ public record ModelManifest(
         @JsonProperty("format") ModelFormat format,
         @JsonProperty("files") List<ModelFile> files,
         @JsonProperty("config") Map<String, Object> config,
-        @JsonProperty("created_at") Instant createdAt) {
+        @JsonProperty("created_at") Instant createdAt,
+        @JsonProperty("owner") String owner) {
 
     /** Config key of a motion module's position-encoding length: the most frames it can render. */
     public static final String CONFIG_MAX_FRAMES = "max_frames";
+
+    private static final Pattern OWNER = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
 
     public ModelManifest {
         Schema.check(schema, "model manifest");
@@ -73,6 +80,18 @@ public record ModelManifest(
         if (createdAt == null) {
             throw new InvalidMessageException("created_at", "required field is missing: add it", null);
         }
+        if (owner != null && !OWNER.matcher(owner).matches()) {
+            throw new InvalidMessageException(
+                    "owner",
+                    "owner '" + owner + "' is invalid: use 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':', '-',"
+                            + " or leave the field out",
+                    null);
+        }
+    }
+
+    /** Whether {@code ownerTag} registered this model (false for a model without an owner). */
+    public boolean isOwnedBy(String ownerTag) {
+        return owner != null && owner.equals(ownerTag);
     }
 
     /** Total bytes of all files. */

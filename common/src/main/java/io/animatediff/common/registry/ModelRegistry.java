@@ -117,7 +117,7 @@ public final class ModelRegistry {
             }
             described.add(new ModelFile(f.path(), sha, size));
         }
-        ModelManifest manifest = newManifest(kind, name, format, described, config);
+        ModelManifest manifest = newManifest(kind, name, format, described, config, null);
         Optional<ModelManifest> existing = find(kind, name);
         if (existing.isPresent()) {
             return sameOrConflict(existing.get(), manifest);
@@ -137,17 +137,30 @@ public final class ModelRegistry {
         return manifest;
     }
 
+    /** {@link #finalizeUpload(ModelKind, String, ModelFormat, List, Map, String)} without an owner. */
+    public ModelManifest finalizeUpload(
+            ModelKind kind, String name, ModelFormat format, List<ModelFile> declared, Map<String, Object> config) {
+        return finalizeUpload(kind, name, format, declared, config, null);
+    }
+
     /**
      * Registers files already uploaded to their {@link #fileKey}s (e.g. by presigned PUT): checks
-     * each exists with the declared size and hashes its stored bytes; a mismatching object is
-     * deleted. Then writes the manifest.
+     * each exists with the declared size and hashes its stored bytes. A mismatch deletes every
+     * object under the model's prefix (the bad upload and the other files uploaded with it), so a
+     * refused registration leaves nothing behind. Then writes the manifest.
      *
-     * @throws ObjectNotFoundException a declared file was not uploaded
+     * @param owner recorded in the manifest ({@link ModelManifest#owner()}), or null
+     * @throws ObjectNotFoundException a declared file was not uploaded (the other uploads are kept)
      * @throws ChecksumMismatchException a stored file's size or sha256 differs from the declaration
      */
     public ModelManifest finalizeUpload(
-            ModelKind kind, String name, ModelFormat format, List<ModelFile> declared, Map<String, Object> config) {
-        ModelManifest manifest = newManifest(kind, name, format, declared, config);
+            ModelKind kind,
+            String name,
+            ModelFormat format,
+            List<ModelFile> declared,
+            Map<String, Object> config,
+            String owner) {
+        ModelManifest manifest = newManifest(kind, name, format, declared, config, owner);
         Optional<ModelManifest> existing = find(kind, name);
         if (existing.isPresent()) {
             return sameOrConflict(existing.get(), manifest);
@@ -168,12 +181,13 @@ public final class ModelRegistry {
             }
             String actual = info.size() == f.size() ? store.computeSha256(key) : null;
             if (!f.sha256().equals(actual)) {
-                store.delete(key);
+                store.deletePrefix(modelPrefix(kind, name));
                 String found = actual == null ? info.size() + " bytes" : "sha256 " + actual;
                 throw new ChecksumMismatchException(
                         "file '" + f.path() + "' of model " + kind + "/" + name + " was declared with " + f.size()
                                 + " bytes and sha256 " + f.sha256() + ", the upload has " + found
-                                + ": the upload was deleted; upload the right file again",
+                                + ": the uploads of this model were deleted and nothing was registered; upload the"
+                                + " right files again",
                         store.bucket(),
                         key,
                         store.config().endpoint(),
@@ -247,7 +261,12 @@ public final class ModelRegistry {
     }
 
     private ModelManifest newManifest(
-            ModelKind kind, String name, ModelFormat format, List<ModelFile> files, Map<String, Object> config) {
+            ModelKind kind,
+            String name,
+            ModelFormat format,
+            List<ModelFile> files,
+            Map<String, Object> config,
+            String owner) {
         return new ModelManifest(
                 Schema.CURRENT,
                 kind,
@@ -255,7 +274,8 @@ public final class ModelRegistry {
                 format,
                 files,
                 config,
-                clock.instant().truncatedTo(ChronoUnit.MILLIS));
+                clock.instant().truncatedTo(ChronoUnit.MILLIS),
+                owner);
     }
 
     private void writeManifest(ModelManifest manifest) {

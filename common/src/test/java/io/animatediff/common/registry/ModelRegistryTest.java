@@ -195,14 +195,18 @@ class ModelRegistryTest {
                         HttpResponse.BodyHandlers.discarding());
         assertEquals(200, put.statusCode());
 
-        // declared with another hash: refused and the upload is removed
+        // declared with another hash: refused, and the upload and its sibling are removed
+        byte[] sibling = "{\"rank\": 8}".getBytes(StandardCharsets.UTF_8);
+        store.put(ModelRegistry.fileKey(ModelKind.MOTION_LORA, "zoom-in", "config.json"), sibling);
         ModelFile wrong = new ModelFile("lora.safetensors", "0".repeat(64), data.length);
+        ModelFile siblingFile = new ModelFile("config.json", Sha256.hex(sibling), sibling.length);
         ChecksumMismatchException e = assertThrows(
                 ChecksumMismatchException.class,
                 () -> registry.finalizeUpload(
-                        ModelKind.MOTION_LORA, "zoom-in", ModelFormat.CKPT, List.of(wrong), Map.of()));
-        assertTrue(e.getMessage().contains("upload the right file again"), e.getMessage());
+                        ModelKind.MOTION_LORA, "zoom-in", ModelFormat.CKPT, List.of(siblingFile, wrong), Map.of()));
+        assertTrue(e.getMessage().contains("upload the right files again"), e.getMessage());
         assertFalse(store.exists(key));
+        assertEquals(List.of(), store.list("models/motion-lora/zoom-in/"), "objects left behind");
         assertFalse(registry.exists(ModelKind.MOTION_LORA, "zoom-in"));
 
         // nothing uploaded: says so
@@ -216,9 +220,12 @@ class ModelRegistryTest {
         // uploaded and declared correctly: registered
         store.put(key, data);
         ModelManifest m = registry.finalizeUpload(
-                ModelKind.MOTION_LORA, "zoom-in", ModelFormat.CKPT, List.of(right), Map.of("rank", 8));
+                ModelKind.MOTION_LORA, "zoom-in", ModelFormat.CKPT, List.of(right), Map.of("rank", 8), "0123abcd");
         assertEquals(m, registry.get(ModelKind.MOTION_LORA, "zoom-in"));
         assertEquals(8, m.config().get("rank"));
+        assertEquals("0123abcd", registry.get(ModelKind.MOTION_LORA, "zoom-in").owner());
+        assertTrue(m.isOwnedBy("0123abcd"));
+        assertFalse(m.isOwnedBy("0123abce"));
         registry.delete(ModelKind.MOTION_LORA, "zoom-in");
     }
 
@@ -239,11 +246,34 @@ class ModelRegistryTest {
                         ModelFormat.DIFFUSERS,
                         List.of(new ModelFile("a", "a".repeat(64), 1)),
                         Map.of(),
-                        NOW)));
+                        NOW,
+                        null)));
         IllegalStateException mismatch =
                 assertThrows(IllegalStateException.class, () -> registry.get(ModelKind.BASE, "broken"));
         assertTrue(mismatch.getMessage().contains("other-name"), mismatch.getMessage());
         registry.delete(ModelKind.BASE, "broken");
+    }
+
+    @Test
+    void aManifestWrittenBeforeOwnersExistedReadsWithoutOne() {
+        // the exact shape stored before the owner field existed
+        String old = "{\"schema\": 1, \"kind\": \"lora\", \"name\": \"old-lora\", \"format\":"
+                + " \"lora-safetensors\", \"created_at\": \"2026-01-02T03:04:05.006Z\", \"files\": [{\"path\":"
+                + " \"l.safetensors\", \"sha256\": \"" + "b".repeat(64) + "\", \"size\": 4}], \"config\": {}}";
+        store.put(ModelRegistry.manifestKey(ModelKind.LORA, "old-lora"), old.getBytes(StandardCharsets.UTF_8));
+        ModelManifest m = registry.get(ModelKind.LORA, "old-lora");
+        assertEquals(null, m.owner());
+        assertFalse(m.isOwnedBy("0123abcd"));
+        assertFalse(Json.write(m).contains("owner"), "an absent owner stays absent: " + Json.write(m));
+        assertTrue(registry.list(ModelKind.LORA).stream().anyMatch(l -> l.name().equals("old-lora")));
+        // an owner that is not a plain token is refused like any other bad field
+        store.put(
+                ModelRegistry.manifestKey(ModelKind.LORA, "old-lora"),
+                old.replace("\"config\"", "\"owner\": \"../x y\", \"config\"").getBytes(StandardCharsets.UTF_8));
+        IllegalStateException e =
+                assertThrows(IllegalStateException.class, () -> registry.get(ModelKind.LORA, "old-lora"));
+        assertTrue(e.getMessage().contains("owner"), e.getMessage());
+        registry.delete(ModelKind.LORA, "old-lora");
     }
 
     @Test
