@@ -17,6 +17,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -279,7 +280,12 @@ public final class FleetDemo {
                                 .timeout(Duration.ofMinutes(2))
                                 .GET()
                                 .build(),
-                        HttpResponse.BodyHandlers.ofFile(target));
+                        // ofFile(path) alone opens CREATE + WRITE: an earlier, longer file would keep its tail
+                        HttpResponse.BodyHandlers.ofFile(
+                                target,
+                                StandardOpenOption.CREATE,
+                                StandardOpenOption.WRITE,
+                                StandardOpenOption.TRUNCATE_EXISTING));
             } catch (IOException e) {
                 throw new ComponentException(
                         S3ProxyProcess.COMPONENT, "could not serve " + key + " (" + url + "): " + e.getMessage(), null);

@@ -131,6 +131,9 @@ class FleetDemoTest {
                 Files.isDirectory(layout.trainerLib()) ? 5 : 4,
                 mode.processes().size(),
                 "kafka, s3proxy, gateway, worker and (when built) trainer processes");
+        // an earlier run's larger files in ./out/ are replaced, not overwritten in place
+        Files.write(out.resolve("animation.gif"), new byte[200_000]);
+        Files.write(out.resolve("animation.mp4"), new byte[200_000]);
         FleetDemo.Result result = new FleetDemo(
                         mode.gatewayUrl(),
                         mode.apiKey(),
