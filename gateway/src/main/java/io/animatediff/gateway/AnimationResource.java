@@ -13,17 +13,25 @@ import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
 import java.net.URI;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 
-/** {@code POST /v1/animations}: thin, delegates to {@link SubmissionService}. */
+/**
+ * {@code POST /v1/animations}: thin, delegates to {@link SubmissionService}. Validation runs on a
+ * worker thread (the model catalog may read S3); the answer is then completed by Kafka's
+ * acknowledgement, so no thread waits for the broker.
+ */
 @Path("/v1/animations")
 public class AnimationResource {
     @Inject
@@ -55,7 +63,8 @@ public class AnimationResource {
             description = "Body: a GenerationRequest (diffusers parameter names, snake_case). 202 with the job id"
                     + " and links; 400 naming every bad field; 422 for an unregistered model or an Idempotency-Key"
                     + " reused with another body.")
-    public Response submit(
+    public CompletionStage<Response> submit(
+            @Context UriInfo uri,
             @RequestBody(description = "GenerationRequest JSON") String body,
             @HeaderParam(IdempotencyKeys.HEADER) String idempotencyKey,
             @HeaderParam(TraceParent.HEADER) String traceparent,
@@ -72,12 +81,27 @@ public class AnimationResource {
             }
             context.put(JobContext.CALLBACK, callbackUrl);
         }
-        SubmissionService.Accepted a;
         String trace;
+        CompletionStage<SubmissionService.Accepted> accepted;
         try (JobContext.Scope scope = JobContext.open(context)) {
             trace = JobContext.traceparent();
-            a = submissions.submit(body, caller.keyHash(), idempotencyKey);
+            accepted = submissions.submitAsync(body, caller.keyHash(), idempotencyKey);
         }
+        // resolved here: the answer may be built on the producer's thread, outside the request
+        URI base = uri.getBaseUri();
+        return accepted.handle((a, e) -> {
+            if (e == null) {
+                return accepted(a, base, trace);
+            }
+            Throwable t = SubmissionService.unwrap(e);
+            if (t instanceof ProblemException pe) {
+                return Problems.response(metrics, pe);
+            }
+            throw new CompletionException(t);
+        });
+    }
+
+    private Response accepted(SubmissionService.Accepted a, URI base, String trace) {
         metrics.submitted(a.replayed());
         JobView.Links links = JobView.Links.of(a.jobId());
         AcceptedJob entity = new AcceptedJob(
@@ -87,7 +111,7 @@ public class AnimationResource {
                 a.warnings().stream().map(Violation::message).toList());
         return Response.accepted(Json.write(entity))
                 .type(MediaType.APPLICATION_JSON)
-                .location(URI.create(links.self()))
+                .location(base.resolve(links.self()))
                 .header("Idempotent-Replayed", a.replayed() ? "true" : null)
                 .header(TraceParent.HEADER, trace)
                 .build();

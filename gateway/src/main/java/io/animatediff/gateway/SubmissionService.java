@@ -14,6 +14,7 @@ import io.animatediff.common.protocol.LoraSpec;
 import io.animatediff.common.protocol.ModelKind;
 import io.animatediff.common.protocol.ModelNames;
 import io.animatediff.common.protocol.Seed;
+import io.animatediff.common.trace.JobContext;
 import io.animatediff.common.validation.GenerationRequestValidator;
 import io.animatediff.common.validation.ModelCatalog;
 import io.animatediff.common.validation.Violation;
@@ -22,11 +23,12 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.logging.Level;
@@ -35,7 +37,8 @@ import java.util.logging.Logger;
 /**
  * Accepts generation requests: parse strictly, validate with the shared validator, resolve the
  * {@code Idempotency-Key}, fix the seed, publish the {@link GenerationJob} and its QUEUED
- * {@link JobEvent} and wait for both acknowledgements.
+ * {@link JobEvent}, and answer once Kafka acknowledged both (acks=all), without a thread waiting
+ * for the acknowledgements ({@link #submitAsync}).
  *
  * <p>Refusals are {@link ProblemException}s: 400 naming every bad field; 422 {@code unknown_model}
  * when the only errors are models that are not registered; 422 {@code idempotency_conflict} when a
@@ -88,13 +91,32 @@ public final class SubmissionService {
     }
 
     /**
-     * Submits one request.
+     * Submits one request and waits for its answer (see {@link #submitAsync}).
      *
      * @param body the HTTP body (JSON {@link GenerationRequest})
      * @param apiKeyHash the caller's key hash (scopes idempotency keys)
      * @param idempotencyKey the {@code Idempotency-Key} header, or null
      */
     public Accepted submit(String body, String apiKeyHash, String idempotencyKey) {
+        try {
+            return submitAsync(body, apiKeyHash, idempotencyKey).join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        }
+    }
+
+    /**
+     * Submits one request without waiting on the calling thread: parsing, validation, the
+     * idempotency lookup and the quota check run here (a refusal is thrown at once); the returned
+     * future completes, on the producer's callback thread, once Kafka acknowledged both records
+     * (acks=all), or fails with a {@link ProblemException} (503) when it did not within the publish
+     * timeout.
+     *
+     * @param body the HTTP body (JSON {@link GenerationRequest})
+     * @param apiKeyHash the caller's key hash (scopes idempotency keys)
+     * @param idempotencyKey the {@code Idempotency-Key} header, or null
+     */
+    public CompletableFuture<Accepted> submitAsync(String body, String apiKeyHash, String idempotencyKey) {
         // 1. parse and validate
         GenerationRequest request = parse(body);
         List<Violation> violations = validator.validate(request, frameLimits.maxFrames(request.motionModule()));
@@ -111,7 +133,8 @@ public final class SubmissionService {
         String requestHash = IdempotencyKeys.requestHash(request);
         var existing = view.findByIdempotencyScope(scope);
         if (existing.isPresent()) {
-            return replay(existing.get().jobId(), requestHash, existing.get().status(), warnings);
+            return CompletableFuture.completedFuture(
+                    replay(existing.get().jobId(), requestHash, existing.get().status(), warnings));
         }
         InFlight mine = new InFlight(requestHash, new CompletableFuture<>());
         InFlight first = inFlight.putIfAbsent(scope, mine);
@@ -119,28 +142,35 @@ public final class SubmissionService {
             if (!first.requestHash().equals(requestHash)) {
                 throw conflict();
             }
-            Accepted a = await(first.done());
-            return new Accepted(
-                    a.jobId(), view.get(a.jobId()).map(JobState::status).orElse(a.status()), warnings, true);
+            return awaitFirst(first.done())
+                    .thenApply(a -> new Accepted(
+                            a.jobId(), view.get(a.jobId()).map(JobState::status).orElse(a.status()), warnings, true));
         }
+        CompletableFuture<Accepted> out;
         try {
             // a replica may have folded the job between the lookup above and the reservation
             existing = view.findByIdempotencyScope(scope);
-            Accepted a;
             if (existing.isPresent()) {
-                a = replay(existing.get().jobId(), requestHash, existing.get().status(), warnings);
+                out = CompletableFuture.completedFuture(replay(
+                        existing.get().jobId(), requestHash, existing.get().status(), warnings));
             } else {
                 quota.check(apiKeyHash); // a new job only: a retry of an accepted one is never refused
-                a = publish(JobOwners.own(IdempotencyKeys.jobId(scope, requestHash), apiKeyHash), request, warnings);
+                out = publish(JobOwners.own(IdempotencyKeys.jobId(scope, requestHash), apiKeyHash), request, warnings);
             }
-            mine.done().complete(a);
-            return a;
         } catch (RuntimeException e) {
             mine.done().completeExceptionally(e);
-            throw e;
-        } finally {
             inFlight.remove(scope, mine);
+            throw e;
         }
+        // retries waiting on this submission hear its outcome; later ones find the job in the view
+        return out.whenComplete((a, e) -> {
+            if (e == null) {
+                mine.done().complete(a);
+            } else {
+                mine.done().completeExceptionally(unwrap(e));
+            }
+            inFlight.remove(scope, mine);
+        });
     }
 
     static GenerationRequest parse(String body) {
@@ -221,7 +251,7 @@ public final class SubmissionService {
 
     // ---------------------------------------------------------------- publish
 
-    private Accepted publish(String jobId, GenerationRequest request, List<Violation> warnings) {
+    private CompletableFuture<Accepted> publish(String jobId, GenerationRequest request, List<Violation> warnings) {
         // 1. fix the seed, so the job (and any redelivery) is reproducible
         Seed seed = request.seed() != null
                 ? request.seed()
@@ -229,28 +259,43 @@ public final class SubmissionService {
         Instant now = clock.instant();
         GenerationJob job = GenerationJob.create(jobId, now, request.withSeed(seed));
         JobEvent queued = JobEvent.queued(jobId, now, 1);
-        // 2. both messages at once; within an attempt the state view never moves back to QUEUED
+        // 2. both messages at once; within an attempt the state view never moves back to QUEUED.
+        //    Nobody waits: both acknowledgements (acks=all) complete the answer on the producer's thread
         CompletableFuture<Void> event = publisher.send(Topics.JOB_EVENTS, jobId, Json.writeBytes(queued));
         CompletableFuture<Void> sent = publisher.send(Topics.GENERATE, jobId, Json.writeBytes(job));
-        try {
-            CompletableFuture.allOf(event, sent).get(publishTimeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw failedToQueue(jobId, event, sent, e);
-        } catch (ExecutionException | TimeoutException e) {
-            throw failedToQueue(jobId, event, sent, e);
-        }
-        // 3. known here at once, before the state-view consumer reads the event back
-        view.apply(queued);
-        if (!warnings.isEmpty()) {
-            view.putWarnings(jobId, warnings.stream().map(Violation::message).toList());
-        }
-        return new Accepted(jobId, JobStatus.QUEUED, warnings, false);
+        CompletableFuture<Accepted> out = new CompletableFuture<>();
+        Map<String, String> context = JobContext.current();
+        CompletableFuture.allOf(event, sent)
+                .orTimeout(publishTimeout.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((ok, e) -> {
+                    if (e != null) {
+                        // off the producer's thread: marking the job FAILED publishes once more
+                        CompletableFuture.runAsync(() -> {
+                            try (JobContext.Scope scope = JobContext.open(context)) {
+                                out.completeExceptionally(failedToQueue(jobId, event, sent, unwrap(e)));
+                            }
+                        });
+                        return;
+                    }
+                    try {
+                        // 3. known here at once, before the state-view consumer reads the event back
+                        view.apply(queued);
+                        if (!warnings.isEmpty()) {
+                            view.putWarnings(
+                                    jobId,
+                                    warnings.stream().map(Violation::message).toList());
+                        }
+                        out.complete(new Accepted(jobId, JobStatus.QUEUED, warnings, false));
+                    } catch (RuntimeException x) {
+                        out.completeExceptionally(x);
+                    }
+                });
+        return out;
     }
 
     /** When QUEUED landed but the job did not, marks the job FAILED so nobody waits for it. */
     private ProblemException failedToQueue(
-            String jobId, CompletableFuture<Void> event, CompletableFuture<Void> sent, Exception cause) {
+            String jobId, CompletableFuture<Void> event, CompletableFuture<Void> sent, Throwable cause) {
         LOG.log(Level.WARNING, "could not queue job " + jobId, cause);
         if (event.isDone()
                 && !event.isCompletedExceptionally()
@@ -267,22 +312,32 @@ public final class SubmissionService {
                 + rootMessage(cause) + "): retry later with the same Idempotency-Key");
     }
 
-    private Accepted await(CompletableFuture<Accepted> f) {
-        try {
-            return f.get(publishTimeout.toMillis() * 2, TimeUnit.MILLISECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw ProblemException.unavailable("interrupted while waiting for the first submission with this key");
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof ProblemException pe) {
-                throw pe;
-            }
-            throw ProblemException.unavailable("the first submission with this Idempotency-Key failed ("
-                    + rootMessage(e) + "): retry with the same key");
-        } catch (TimeoutException e) {
-            throw ProblemException.unavailable(
-                    "the first submission with this Idempotency-Key is still being queued: retry with the same key");
-        }
+    /** The first submission's outcome, as a retry with the same key sees it. */
+    private CompletableFuture<Accepted> awaitFirst(CompletableFuture<Accepted> first) {
+        CompletableFuture<Accepted> out = new CompletableFuture<>();
+        first.copy()
+                .orTimeout(publishTimeout.toMillis() * 2, TimeUnit.MILLISECONDS)
+                .whenComplete((a, e) -> {
+                    Throwable t = e == null ? null : unwrap(e);
+                    if (t == null) {
+                        out.complete(a);
+                    } else if (t instanceof ProblemException pe) {
+                        out.completeExceptionally(pe);
+                    } else if (t instanceof TimeoutException) {
+                        out.completeExceptionally(ProblemException.unavailable(
+                                "the first submission with this Idempotency-Key is still being queued: retry with the"
+                                        + " same key"));
+                    } else {
+                        out.completeExceptionally(
+                                ProblemException.unavailable("the first submission with this Idempotency-Key failed ("
+                                        + rootMessage(t) + "): retry with the same key"));
+                    }
+                });
+        return out;
+    }
+
+    static Throwable unwrap(Throwable e) {
+        return e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
     }
 
     private static String rootMessage(Throwable e) {

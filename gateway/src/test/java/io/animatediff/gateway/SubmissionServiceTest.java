@@ -174,4 +174,31 @@ class SubmissionServiceTest {
         JobEvent last = Json.read(sent.get(sent.size() - 1).value(), JobEvent.class);
         assertEquals(JobEventType.FAILED, last.type());
     }
+
+    @Test
+    void theAnswerWaitsForBothAcknowledgementsWithoutHoldingTheCaller() {
+        Map<String, CompletableFuture<Void>> acks = new java.util.concurrent.ConcurrentHashMap<>();
+        SubmissionService s = service((topic, key, value) -> {
+            sent.add(new Sent(topic, key, value));
+            return acks.computeIfAbsent(topic, t -> new CompletableFuture<>());
+        });
+        // 1. the caller's thread returns before the broker acknowledged anything
+        CompletableFuture<SubmissionService.Accepted> first = s.submitAsync(BODY, "h", "key-1");
+        CompletableFuture<SubmissionService.Accepted> retry = s.submitAsync(BODY, "h", "key-1");
+        assertEquals(2, sent.size(), "a retry in flight publishes nothing more");
+        assertTrue(!first.isDone() && !retry.isDone());
+        String jobId = Json.read(sent.get(0).value(), JobEvent.class).jobId();
+        assertTrue(view.get(jobId).isEmpty(), "not in the view before the acknowledgements");
+        // 2. QUEUED acknowledged, the job not yet: still no answer
+        acks.get(Topics.JOB_EVENTS).complete(null);
+        assertTrue(!first.isDone() && !retry.isDone());
+        // 3. both acknowledged: 202 for the first, a replay of the same job for the retry
+        acks.get(Topics.GENERATE).complete(null);
+        assertEquals(jobId, first.join().jobId());
+        assertEquals(JobStatus.QUEUED, first.join().status());
+        assertTrue(!first.join().replayed());
+        assertEquals(jobId, retry.join().jobId());
+        assertTrue(retry.join().replayed());
+        assertEquals(JobStatus.QUEUED, view.get(jobId).orElseThrow().status());
+    }
 }
