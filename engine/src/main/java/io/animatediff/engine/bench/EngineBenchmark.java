@@ -316,16 +316,19 @@ public final class EngineBenchmark {
                         .scheduler("ddim")
                         .build();
                 UNetAlone alone = new UNetAlone(model, p);
-                long[] stamps = new long[steps + 1];
-                long[] cpuStamps = new long[steps + 1];
+                // step i runs from starts[i - 1] (after the probe that follows step i - 1) to ends[i]
+                long[] starts = new long[steps + 1];
+                long[] ends = new long[steps + 1];
+                long[] cpuStarts = new long[steps + 1];
+                long[] cpuEnds = new long[steps + 1];
                 double[] aloneSeconds = new double[steps + 1];
                 double[] aloneCpu = new double[steps + 1];
                 long[][] memory = new long[2][];
                 StepListener listener = new StepListener() {
                     @Override
                     public void onStep(int step, int total) {
-                        stamps[step] = System.nanoTime();
-                        cpuStamps[step] = threadCpuNanos();
+                        ends[step] = System.nanoTime();
+                        cpuEnds[step] = threadCpuNanos();
                         if (step == 1 || step == total) {
                             System.gc();
                             memory[step == 1 ? 0 : 1] = new long[] {
@@ -338,8 +341,8 @@ public final class EngineBenchmark {
                             long cpu = threadCpuNanos();
                             aloneSeconds[step + 1] = alone.time();
                             aloneCpu[step + 1] = (threadCpuNanos() - cpu) / 1e9;
-                            stamps[step] = System.nanoTime(); // probes are not part of a step
-                            cpuStamps[step] = threadCpuNanos();
+                            starts[step] = System.nanoTime(); // probes are not part of a step
+                            cpuStarts[step] = threadCpuNanos();
                         }
                     }
                 };
@@ -348,8 +351,8 @@ public final class EngineBenchmark {
                 } finally {
                     alone.close();
                 }
-                Paired wall = Paired.of(stamps, aloneSeconds, steps);
-                Paired cpu = Paired.of(cpuStamps, aloneCpu, steps);
+                Paired wall = Paired.of(starts, ends, aloneSeconds, steps);
+                Paired cpu = Paired.of(cpuStarts, cpuEnds, aloneCpu, steps);
                 out.printf(
                         Locale.ROOT,
                         "pipeline (tiny model, CFG batch 2, %d frames, latents %dx%d, %d DDIM steps): median step %.2f ms"
@@ -405,14 +408,17 @@ public final class EngineBenchmark {
     /**
      * Steps 2..n of a pipeline run (step 1 warms up) paired with the UNet alone timed right before
      * each: the median step, the median UNet alone and the median share of a step outside the UNet.
+     * A step ends where its listener call starts and the next begins after the probe (until session
+     * 4 one array held both, so every step but the last also counted the probe after it: the ~50%
+     * "outside the UNet" of runs A and B).
      */
     private record Paired(double step, double alone, double share) {
-        static Paired of(long[] stamps, double[] aloneSeconds, int steps) {
+        static Paired of(long[] starts, long[] ends, double[] aloneSeconds, int steps) {
             double[] stepSeconds = new double[Math.max(1, steps - 1)];
             double[] pairedAlone = new double[stepSeconds.length];
             double[] shares = new double[stepSeconds.length];
             for (int i = 2; i <= steps; i++) {
-                stepSeconds[i - 2] = (stamps[i] - stamps[i - 1]) / 1e9;
+                stepSeconds[i - 2] = (ends[i] - starts[i - 1]) / 1e9;
                 pairedAlone[i - 2] = aloneSeconds[i];
                 shares[i - 2] = (stepSeconds[i - 2] - aloneSeconds[i]) / stepSeconds[i - 2];
             }
