@@ -18,6 +18,8 @@ import io.animatediff.engine.weights.SafetensorsLoadBenchmark;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -314,13 +316,19 @@ public final class EngineBenchmark {
                         .scheduler("ddim")
                         .build();
                 UNetAlone alone = new UNetAlone(model, p);
-                long[] stamps = new long[steps + 1];
+                // step i runs from starts[i - 1] (after the probe that follows step i - 1) to ends[i]
+                long[] starts = new long[steps + 1];
+                long[] ends = new long[steps + 1];
+                long[] cpuStarts = new long[steps + 1];
+                long[] cpuEnds = new long[steps + 1];
                 double[] aloneSeconds = new double[steps + 1];
+                double[] aloneCpu = new double[steps + 1];
                 long[][] memory = new long[2][];
                 StepListener listener = new StepListener() {
                     @Override
                     public void onStep(int step, int total) {
-                        stamps[step] = System.nanoTime();
+                        ends[step] = System.nanoTime();
+                        cpuEnds[step] = threadCpuNanos();
                         if (step == 1 || step == total) {
                             System.gc();
                             memory[step == 1 ? 0 : 1] = new long[] {
@@ -330,8 +338,11 @@ public final class EngineBenchmark {
                         }
                         if (step < total) {
                             // the UNet alone, right between two steps: paired with the next step's time
+                            long cpu = threadCpuNanos();
                             aloneSeconds[step + 1] = alone.time();
-                            stamps[step] = System.nanoTime(); // probes are not part of a step
+                            aloneCpu[step + 1] = (threadCpuNanos() - cpu) / 1e9;
+                            starts[step] = System.nanoTime(); // probes are not part of a step
+                            cpuStarts[step] = threadCpuNanos();
                         }
                     }
                 };
@@ -340,33 +351,34 @@ public final class EngineBenchmark {
                 } finally {
                     alone.close();
                 }
-                double[] stepSeconds = new double[Math.max(1, steps - 1)];
-                double[] pairedAlone = new double[stepSeconds.length];
-                double[] shares = new double[stepSeconds.length];
-                for (int i = 2; i <= steps; i++) {
-                    stepSeconds[i - 2] = (stamps[i] - stamps[i - 1]) / 1e9;
-                    pairedAlone[i - 2] = aloneSeconds[i];
-                    shares[i - 2] = (stepSeconds[i - 2] - aloneSeconds[i]) / stepSeconds[i - 2];
-                }
-                double step = median(stepSeconds);
-                double share = Math.max(0, median(shares));
-                double outside = share * step;
+                Paired wall = Paired.of(starts, ends, aloneSeconds, steps);
+                Paired cpu = Paired.of(cpuStarts, cpuEnds, aloneCpu, steps);
                 out.printf(
                         Locale.ROOT,
-                        "pipeline (tiny model, CFG batch 2, %d frames, latents %dx%d, %d DDIM steps): median step %.2f ms,"
-                                + " UNet alone between steps %.2f ms (median), outside the UNet (median paired share)"
-                                + " %.3f ms per step;"
-                                + " against the SD1.5 forward measured above (x2 for CFG) that is %.4f%%%n",
+                        "pipeline (tiny model, CFG batch 2, %d frames, latents %dx%d, %d DDIM steps): median step %.2f ms"
+                                + " wall / %.2f ms thread CPU, UNet alone between steps %.2f / %.2f ms (medians),"
+                                + " outside the UNet (median paired share) %.3f ms = %.2f%% wall, %.3f ms = %.2f%% thread"
+                                + " CPU; against the SD1.5 forward measured above (x2 for CFG) that is %.4f%%%n",
                         options.frames(),
                         l,
                         l,
                         steps,
-                        step * 1e3,
-                        median(pairedAlone) * 1e3,
-                        outside * 1e3,
-                        100 * outside / (2 * unetSeconds + outside));
+                        wall.step * 1e3,
+                        cpu.step * 1e3,
+                        wall.alone * 1e3,
+                        cpu.alone * 1e3,
+                        wall.outside() * 1e3,
+                        100 * wall.share,
+                        cpu.outside() * 1e3,
+                        100 * cpu.share,
+                        100 * wall.outside() / (2 * unetSeconds + wall.outside()));
+                // With one torch thread every kernel runs on the calling thread, so its CPU time is the
+                // step's work whatever else the machine runs; wall time also counts waiting for a core.
+                boolean oneThread = "1".equals(System.getProperty("ai.djl.pytorch.num_threads"));
+                double share = oneThread ? cpu.share : wall.share;
                 measure(
-                        "share of a denoising step outside the UNet (tiny UNet: upper bound)",
+                        "share of a denoising step outside the UNet (tiny UNet: upper bound; "
+                                + (oneThread ? "thread CPU time, one torch thread" : "wall time") + ")",
                         share,
                         "< 3%",
                         share < 0.03);
@@ -391,6 +403,37 @@ public final class EngineBenchmark {
         } finally {
             deleteTree(dir);
         }
+    }
+
+    /**
+     * Steps 2..n of a pipeline run (step 1 warms up) paired with the UNet alone timed right before
+     * each: the median step, the median UNet alone and the median share of a step outside the UNet.
+     * A step ends where its listener call starts and the next begins after the probe (until session
+     * 4 one array held both, so every step but the last also counted the probe after it: the ~50%
+     * "outside the UNet" of runs A and B).
+     */
+    private record Paired(double step, double alone, double share) {
+        static Paired of(long[] starts, long[] ends, double[] aloneSeconds, int steps) {
+            double[] stepSeconds = new double[Math.max(1, steps - 1)];
+            double[] pairedAlone = new double[stepSeconds.length];
+            double[] shares = new double[stepSeconds.length];
+            for (int i = 2; i <= steps; i++) {
+                stepSeconds[i - 2] = (ends[i] - starts[i - 1]) / 1e9;
+                pairedAlone[i - 2] = aloneSeconds[i];
+                shares[i - 2] = (stepSeconds[i - 2] - aloneSeconds[i]) / stepSeconds[i - 2];
+            }
+            return new Paired(median(stepSeconds), median(pairedAlone), Math.max(0, median(shares)));
+        }
+
+        double outside() {
+            return share * step;
+        }
+    }
+
+    /** CPU time of the calling thread in nanoseconds (0 where the JVM cannot tell). */
+    static long threadCpuNanos() {
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        return threads.isCurrentThreadCpuTimeSupported() ? threads.getCurrentThreadCpuTime() : 0;
     }
 
     /** The model's UNet alone on the pipeline's shapes (batch 2 for guidance), one call at a time. */

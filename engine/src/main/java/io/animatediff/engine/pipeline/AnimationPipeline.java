@@ -12,6 +12,7 @@ import io.animatediff.engine.schedulers.Scheduler;
 import io.animatediff.engine.schedulers.SchedulerConfig;
 import io.animatediff.engine.text.TokenizedPrompt;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.SortedMap;
@@ -265,6 +266,8 @@ public final class AnimationPipeline {
         int[] timesteps = scheduler.timesteps();
         double[] modelTimesteps = scheduler.modelTimesteps(); // fractional for Euler linspace/Karras
         boolean cfg = p.classifierFreeGuidance();
+        // the guidance scale as the 0-d float64 array NDArray.mul(Number) would create every step
+        NDArray guidance = cfg ? run.create(p.guidanceScale()) : null;
         int total = timesteps.length - first;
         for (int i = first; i < timesteps.length; i++) {
             if (listener.isCancelled()) {
@@ -277,14 +280,14 @@ public final class AnimationPipeline {
                 if (cfg) {
                     input = NDArrays.concat(new NDList(input, input), 0); // (2, 4, F, h, w)
                 }
-                NDArray t = step.create((float) modelTimesteps[i])
-                        .reshape(1)
-                        .repeat(0, input.getShape().get(0));
+                float[] ts = new float[(int) input.getShape().get(0)];
+                Arrays.fill(ts, (float) modelTimesteps[i]);
+                NDArray t = step.create(ts, new Shape(ts.length)); // (B)
                 NDArray eps = predictNoise(p, input, t, text, i, timesteps.length); // (B, 4, F, h, w)
                 if (cfg) {
                     NDList parts = eps.split(2, 0);
                     NDArray uncond = parts.get(0);
-                    eps = uncond.add(parts.get(1).sub(uncond).mul(p.guidanceScale()));
+                    eps = uncond.add(parts.get(1).sub(uncond).mul(guidance));
                 }
                 NDArray noise = p.eta() > 0 || scheduler.stochastic(i)
                         ? stepNoise(step, latents.getShape(), p.seed(), i)
@@ -294,6 +297,9 @@ public final class AnimationPipeline {
                 latents = next;
             }
             listener.onStep(i - first + 1, total);
+        }
+        if (guidance != null) {
+            guidance.close();
         }
         return latents;
     }

@@ -1,7 +1,10 @@
 package io.animatediff.engine.training;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import io.animatediff.engine.nn.Param;
 import io.animatediff.engine.weights.TensorSource;
 import java.util.ArrayList;
@@ -15,9 +18,13 @@ import java.util.Map;
  * parameter p, decoupled weight decay p -= lr * wd * p, then m = lerp(m, g, 1 - beta1), v = beta2 v +
  * (1 - beta2) g^2, and p -= lr / (1 - beta1^t) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps).
  *
- * <p>Parameters and the moments m, v (exp_avg, exp_avg_sq) are updated in place: they stay the same
- * arrays on their managers for the whole run (a checkpoint's moments replace the initial zeros once,
- * closing them), and every temporary of an update lives in the caller's scratch manager. Call
+ * <p>Parameters and the moments m, v (exp_avg, exp_avg_sq) are updated in place. The moments of
+ * all parameters live in one flat buffer each, so the moment arithmetic of a step is a dozen
+ * native ops whatever the number of tensors (per element the same float32 operations in the same
+ * order as the single-tensor path, so the results are bit-identical to it); each parameter gets
+ * one fused weight decay and one subtraction. The buffers stay the same arrays for the whole run
+ * (a checkpoint's moments replace the initial zeros once, closing them), {@link #state()} hands
+ * out views of them, and every temporary of an update lives in the caller's scratch manager. Call
  * {@link #step} with autograd off (torch runs it under no_grad).
  */
 public final class AdamW {
@@ -28,8 +35,11 @@ public final class AdamW {
 
     private final Map<String, Param> params;
     private final NDManager stateManager;
-    private final Map<String, NDArray> expAvg = new LinkedHashMap<>();
-    private final Map<String, NDArray> expAvgSq = new LinkedHashMap<>();
+    private final long[] sizes; // elements of each parameter, in params order
+    private NDArray expAvgFlat; // (total)
+    private NDArray expAvgSqFlat; // (total)
+    private Map<String, NDArray> expAvg; // views of expAvgFlat shaped like each parameter
+    private Map<String, NDArray> expAvgSq;
     private final double lr;
     private final double beta1;
     private final double beta2;
@@ -53,10 +63,13 @@ public final class AdamW {
         this.beta2 = beta2;
         this.eps = eps;
         this.weightDecay = weightDecay;
-        for (Map.Entry<String, Param> e : this.params.entrySet()) {
-            expAvg.put(e.getKey(), stateManager.zeros(e.getValue().shape()));
-            expAvgSq.put(e.getKey(), stateManager.zeros(e.getValue().shape()));
+        if (this.params.isEmpty()) {
+            throw new IllegalArgumentException("AdamW needs at least one parameter to optimise; none was given");
         }
+        this.sizes =
+                this.params.values().stream().mapToLong(p -> p.shape().size()).toArray();
+        long total = Arrays.stream(sizes).sum();
+        setMoments(stateManager.zeros(new Shape(total)), stateManager.zeros(new Shape(total)));
     }
 
     /**
@@ -64,36 +77,95 @@ public final class AdamW {
      * temporaries go to {@code scratch}.
      */
     public void step(Map<String, NDArray> grads, NDManager scratch) {
+        step(grads, 1.0f, scratch);
+    }
+
+    /**
+     * One update with every gradient multiplied by {@code gradScale} first (the clipping coefficient
+     * of {@link ClipGradNorm#coefficient}; 1 leaves them as they are): the same numbers as scaling
+     * the gradients in place and then calling {@link #step(Map, NDManager)}, without touching them.
+     */
+    public void step(Map<String, NDArray> grads, float gradScale, NDManager scratch) {
         step++;
         double bias1 = 1 - Math.pow(beta1, step);
         double bias2 = 1 - Math.pow(beta2, step);
         double stepSize = lr / bias1;
         double bias2Sqrt = Math.sqrt(bias2);
-        for (Map.Entry<String, Param> e : params.entrySet()) {
-            NDArray g = grads.get(e.getKey());
+        // g (total): every gradient flattened, in parameter order
+        NDList flat = new NDList(params.size());
+        for (String key : params.keySet()) {
+            NDArray g = grads.get(key);
             if (g == null) {
-                throw new IllegalArgumentException("AdamW: no gradient for '" + e.getKey() + "'");
+                throw new IllegalArgumentException("AdamW: no gradient for '" + key + "'");
             }
-            NDArray p = e.getValue().get();
-            NDArray m = expAvg.get(e.getKey());
-            NDArray v = expAvgSq.get(e.getKey());
-            // 1. decoupled weight decay
-            p.muli(1 - lr * weightDecay);
-            // 2. moments: m.lerp_(g, 1 - beta1) = m + (1 - beta1) (g - m); v = beta2 v + (1 - beta2) g g
-            NDArray d = scoped(g.sub(m), scratch).muli(1 - beta1);
-            m.addi(d);
-            NDArray g2 = scoped(g.mul(g), scratch).muli(1 - beta2);
-            v.muli(beta2).addi(g2);
-            // 3. p.addcdiv_(m, sqrt(v) / sqrt(bias2) + eps, value = -lr / bias1)
-            NDArray denom = scoped(v.sqrt(), scratch).divi(bias2Sqrt).addi(eps);
-            NDArray update = scoped(m.div(denom), scratch).muli(stepSize);
-            p.subi(update);
+            flat.add(scoped(g.reshape(-1), scratch));
+        }
+        NDArray g = scoped(flat.size() == 1 ? flat.get(0).duplicate() : NDArrays.concat(flat), scratch);
+        if (gradScale != 1f) {
+            g.muli(gradScale);
+        }
+        NDArray m = expAvgFlat;
+        NDArray v = expAvgSqFlat;
+        // 2. moments: m.lerp_(g, 1 - beta1) = m + (1 - beta1) (g - m); v = beta2 v + (1 - beta2) g g
+        NDArray d = scoped(g.sub(m), scratch).muli(1 - beta1);
+        m.addi(d);
+        NDArray g2 = scoped(g.mul(g), scratch).muli(1 - beta2);
+        v.muli(beta2).addi(g2);
+        // 3. p.addcdiv_(m, sqrt(v) / sqrt(bias2) + eps, value = -lr / bias1)
+        NDArray denom = scoped(v.sqrt(), scratch).divi(bias2Sqrt).addi(eps);
+        NDArray update = scoped(m.div(denom), scratch).muli(stepSize);
+        NDList parts = slices(update);
+        // 1. decoupled weight decay (first, as torch; it reads only p), then p -= update
+        NDArray decay = scoped(scratch.create(1 - lr * weightDecay), scratch); // as NDArray.muli(Number)
+        int i = 0;
+        for (Param param : params.values()) {
+            NDArray p = param.get();
+            NDArray u = scoped(parts.get(i++), scratch);
+            p.muli(decay);
+            p.subi(scoped(u.reshape(p.getShape()), scratch));
         }
     }
 
-    private static void replace(Map<String, NDArray> moments, String key, NDArray loaded) {
-        NDArray old = moments.put(key, loaded);
-        old.close();
+    /** A flat buffer (total) cut into one new view per parameter (each (size)). */
+    private NDList slices(NDArray flat) {
+        return sizes.length == 1 ? new NDList(flat.reshape(-1)) : flat.split(offsets());
+    }
+
+    /** Where each parameter's slice of a flat buffer starts, after the first. */
+    private long[] offsets() {
+        long[] at = new long[sizes.length - 1];
+        long sum = 0;
+        for (int i = 0; i < at.length; i++) {
+            sum += sizes[i];
+            at[i] = sum;
+        }
+        return at;
+    }
+
+    /** Installs flat moment buffers, closing the previous ones, and the per-parameter views of them. */
+    private void setMoments(NDArray m, NDArray v) {
+        if (expAvgFlat != null) {
+            expAvg.values().forEach(NDArray::close);
+            expAvgSq.values().forEach(NDArray::close);
+            expAvgFlat.close();
+            expAvgSqFlat.close();
+        }
+        expAvgFlat = m;
+        expAvgSqFlat = v;
+        expAvg = views(m);
+        expAvgSq = views(v);
+    }
+
+    private Map<String, NDArray> views(NDArray flat) {
+        NDList parts = slices(flat);
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        int i = 0;
+        for (Map.Entry<String, Param> e : params.entrySet()) {
+            NDArray part = parts.get(i++);
+            out.put(e.getKey(), part.reshape(e.getValue().shape()));
+            part.close(); // the reshaped view keeps the storage
+        }
+        return out;
     }
 
     private static NDArray scoped(NDArray a, NDManager scratch) {
@@ -142,11 +214,21 @@ public final class AdamW {
                     + String.join(", ", problems.subList(0, Math.min(10, problems.size())))
                     + "): the checkpoint belongs to another model or training mode");
         }
-        for (String k : params.keySet()) {
-            replace(expAvg, k, source.load(EXP_AVG + k, stateManager));
-            replace(expAvgSq, k, source.load(EXP_AVG_SQ + k, stateManager));
-        }
+        setMoments(loadFlat(source, EXP_AVG), loadFlat(source, EXP_AVG_SQ));
         this.step = stepCount;
+    }
+
+    /** The saved moments under {@code prefix}, flattened into one buffer in parameter order. */
+    private NDArray loadFlat(TensorSource source, String prefix) {
+        try (NDManager scratch = stateManager.newSubManager()) {
+            NDList flat = new NDList(params.size());
+            for (String k : params.keySet()) {
+                flat.add(source.load(prefix + k, scratch).reshape(-1));
+            }
+            NDArray all = flat.size() == 1 ? flat.get(0).duplicate() : NDArrays.concat(flat);
+            all.attach(stateManager);
+            return all;
+        }
     }
 
     public double learningRate() {

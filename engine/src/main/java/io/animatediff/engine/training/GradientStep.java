@@ -26,8 +26,10 @@ final class GradientStep {
                 g.attach(scope);
                 grads.put(e.getKey(), g);
             }
-            double norm = ClipGradNorm.clip(grads.values(), maxGradNorm, scope);
-            optimizer.step(grads, scope);
+            // the clipping factor is applied inside the optimizer's flat update: the same numbers as
+            // scaling every gradient in place first, in one native op instead of one per tensor
+            float norm = ClipGradNorm.totalNorm(grads.values(), scope);
+            optimizer.step(grads, ClipGradNorm.coefficient(norm, maxGradNorm), scope);
             for (Param p : trainable.values()) {
                 JniUtils.zeroGrad((PtNDArray) p.get());
             }

@@ -6,8 +6,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.pytorch.engine.PtNDArray;
-import ai.djl.pytorch.jni.JniUtils;
 import ai.djl.training.GradientCollector;
 import io.animatediff.engine.clip.CLIPTextModel;
 import io.animatediff.engine.config.MotionModuleConfig;
@@ -345,21 +343,7 @@ public final class MotionTrainer implements AutoCloseable {
      * step counter advances. Returns the gradient norm before clipping.
      */
     public double applyGradients() {
-        double norm;
-        try (NDManager scope = model.manager().newSubManager();
-                NoGrad noGrad = new NoGrad()) {
-            Map<String, NDArray> grads = new LinkedHashMap<>();
-            for (Map.Entry<String, Param> e : trainable.entrySet()) {
-                NDArray g = e.getValue().get().getGradient(); // a new handle on the weight's manager
-                g.attach(scope);
-                grads.put(e.getKey(), g);
-            }
-            norm = ClipGradNorm.clip(grads.values(), config.maxGradNorm(), scope);
-            optimizer.step(grads, scope);
-            for (Param p : trainable.values()) {
-                JniUtils.zeroGrad((PtNDArray) p.get());
-            }
-        }
+        double norm = GradientStep.apply(trainable, optimizer, config.maxGradNorm(), model.manager());
         step++;
         return norm;
     }
