@@ -1,12 +1,11 @@
 package io.animatediff.gateway;
 
+import io.animatediff.common.protocol.JobOwnerTags;
 import io.animatediff.common.store.Sha256;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Jobs belong to the API key that submitted them, recorded in the job id itself: every id the
@@ -19,8 +18,6 @@ import java.util.regex.Pattern;
  * any valid key may read it, and listings never show it.
  */
 public final class JobOwners {
-    private static final Pattern TAGGED = Pattern.compile(".*-o([0-9a-f]{16})");
-
     private JobOwners() {}
 
     /** The owner tag of an API key hash. */
@@ -36,8 +33,7 @@ public final class JobOwners {
 
     /** The owner tag recorded in a job id, if any. */
     public static Optional<String> tagOf(String jobId) {
-        Matcher m = TAGGED.matcher(jobId);
-        return m.matches() ? Optional.of(m.group(1)) : Optional.empty();
+        return JobOwnerTags.tagOf(jobId);
     }
 
     /** Whether {@code jobId} was submitted with the key of {@code apiKeyHash} (constant-time compare). */

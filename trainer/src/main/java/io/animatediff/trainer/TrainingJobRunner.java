@@ -6,6 +6,7 @@ import io.animatediff.common.protocol.FailureCode;
 import io.animatediff.common.protocol.JobEvent;
 import io.animatediff.common.protocol.JobEventType;
 import io.animatediff.common.protocol.JobIds;
+import io.animatediff.common.protocol.JobOwnerTags;
 import io.animatediff.common.protocol.ModelKind;
 import io.animatediff.common.protocol.Progress;
 import io.animatediff.common.protocol.ResultObject;
@@ -195,6 +196,18 @@ public final class TrainingJobRunner {
         }
     }
 
+    /** Refuses an output name that another API key's model already holds (owner null: no key). */
+    private void checkOutputOwner(ModelKind kind, String name, String owner) {
+        registry.find(kind, name).ifPresent(existing -> {
+            if (existing.owner() != null && !existing.owner().equals(owner)) {
+                throw new Stop(
+                        FailureCode.INVALID_REQUEST,
+                        "output_name '" + name + "' is a " + kind.json() + " model of another API key: choose"
+                                + " another output_name (a training job never replaces another key's model)");
+            }
+        });
+    }
+
     private List<ResultObject> execute(TrainingJob job, Path work, JobControl control) throws IOException {
         TrainingRequest r = job.request();
         String id = job.jobId();
@@ -209,6 +222,12 @@ public final class TrainingJobRunner {
         List<Violation> errors = Violation.errors(validator.validate(r, maxFrames));
         if (!errors.isEmpty()) {
             throw new Stop(FailureCode.INVALID_REQUEST, "invalid training request: " + errors);
+        }
+        // the output belongs to the submitting API key (the gateway's tag in the job id): another
+        // key's model of that name is never replaced
+        String owner = JobOwnerTags.tagOf(id).orElse(null);
+        if (kind != null) {
+            checkOutputOwner(kind, r.outputName(), owner);
         }
         events.publish(JobEvent.running(id, clock.instant(), job.attempt(), config.trainerId(), r.maxTrainSteps()));
         // 4. models and the resume point
@@ -265,11 +284,11 @@ public final class TrainingJobRunner {
         }
         // 6. registration
         Path ckpt = result.checkpoint() != null ? result.checkpoint() : TrainingCheckpoint.dir(out, result.steps());
-        return register(r, kind, ckpt, checkpoints.stepPrefix(result.steps()), motion);
+        return register(r, kind, ckpt, checkpoints.stepPrefix(result.steps()), motion, owner);
     }
 
     private List<ResultObject> register(
-            TrainingRequest r, ModelKind kind, Path ckpt, String ckptPrefix, ModelManifest motion) {
+            TrainingRequest r, ModelKind kind, Path ckpt, String ckptPrefix, ModelManifest motion, String owner) {
         boolean lora = kind == ModelKind.MOTION_LORA;
         String fileName = lora ? TrainingCheckpoint.MOTION_LORA : TrainingCheckpoint.MOTION_MODULE;
         Path weights = ckpt.resolve(fileName);
@@ -290,11 +309,14 @@ public final class TrainingJobRunner {
         ModelFormat format = lora ? ModelFormat.LORA_SAFETENSORS : ModelFormat.MOTION_SAFETENSORS;
         ModelManifest m;
         try {
-            m = registry.register(kind, r.outputName(), format, List.of(LocalModelFile.of(fileName, weights)), cfg);
+            m = registry.register(
+                    kind, r.outputName(), format, List.of(LocalModelFile.of(fileName, weights)), cfg, owner);
         } catch (ModelConflictException e) {
-            // retraining under the same name replaces the previous version
+            // retraining under the same name replaces the previous version, if it is the same key's
+            checkOutputOwner(kind, r.outputName(), owner);
             registry.delete(kind, r.outputName());
-            m = registry.register(kind, r.outputName(), format, List.of(LocalModelFile.of(fileName, weights)), cfg);
+            m = registry.register(
+                    kind, r.outputName(), format, List.of(LocalModelFile.of(fileName, weights)), cfg, owner);
         }
         List<ResultObject> out = new ArrayList<>();
         for (ModelFile f : m.files()) {

@@ -258,9 +258,13 @@ class TrainerEndToEndTest {
                 download(ModelRegistry.fileKey(ModelKind.MOTION, "trained-b", TrainingCheckpoint.MOTION_MODULE)));
     }
 
+    /** An owner tag as the gateway derives it from an API key (16 hex digits). */
+    private static final String OWNER = "0123456789abcdef";
+
     @Test
     void aMotionLoraIsTrainedRegisteredAndUsedByName() throws Exception {
-        String id = JobIds.newId();
+        // as the gateway submits it: the id ends in the submitting key's owner tag
+        String id = JobIds.newId() + "-o" + OWNER;
         TrainingRequest r = request("cam-pan", 2);
         submit(
                 id,
@@ -286,6 +290,34 @@ class TrainerEndToEndTest {
         assertEquals(JobEventType.SUCCEEDED, e.get(e.size() - 1).type(), "events: " + e);
         ModelManifest m = registry.get(ModelKind.MOTION_LORA, "cam-pan");
         assertEquals(TrainingCheckpoint.MOTION_LORA, m.files().get(0).path());
+        assertEquals(OWNER, m.owner(), "the trained model belongs to the submitting key");
+        // another key training to the same name fails before training, and the model stays
+        String other = JobIds.newId() + "-o" + "fedcba9876543210";
+        submit(
+                other,
+                new TrainingRequest(
+                        "motion-lora",
+                        r.datasetUri(),
+                        r.baseModel(),
+                        r.motionModule(),
+                        r.outputName(),
+                        2,
+                        1,
+                        1e-3,
+                        1e-2,
+                        1.0,
+                        4,
+                        1,
+                        64,
+                        0.1,
+                        2,
+                        2,
+                        Seed.of(3)));
+        List<JobEvent> refused = events.awaitTerminal(other, Duration.ofSeconds(60));
+        JobEvent last = refused.get(refused.size() - 1);
+        assertEquals(JobEventType.FAILED, last.type(), "events: " + refused);
+        assertTrue(String.valueOf(last).contains("another API key"), "reason: " + last);
+        assertEquals(m, registry.get(ModelKind.MOTION_LORA, "cam-pan"), "the owner's model is untouched");
         generate(GenerationRequest.builder()
                 .motionModule(BuiltinModels.NAME)
                 .motionLoras(List.of(new io.animatediff.common.protocol.LoraSpec("cam-pan", 1.0))));

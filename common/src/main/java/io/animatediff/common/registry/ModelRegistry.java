@@ -86,6 +86,20 @@ public final class ModelRegistry {
      */
     public ModelManifest register(
             ModelKind kind, String name, ModelFormat format, List<LocalModelFile> files, Map<String, Object> config) {
+        return register(kind, name, format, files, config, null);
+    }
+
+    /**
+     * As {@link #register(ModelKind, String, ModelFormat, List, Map)}, recording {@code owner} (an API
+     * key's owner tag, or null) in the manifest ({@link ModelManifest#owner()}).
+     */
+    public ModelManifest register(
+            ModelKind kind,
+            String name,
+            ModelFormat format,
+            List<LocalModelFile> files,
+            Map<String, Object> config,
+            String owner) {
         checkName(name);
         if (files.isEmpty()) {
             throw new IllegalArgumentException("model " + kind + "/" + name + " has no files: pass at least one");
@@ -117,7 +131,7 @@ public final class ModelRegistry {
             }
             described.add(new ModelFile(f.path(), sha, size));
         }
-        ModelManifest manifest = newManifest(kind, name, format, described, config, null);
+        ModelManifest manifest = newManifest(kind, name, format, described, config, owner);
         Optional<ModelManifest> existing = find(kind, name);
         if (existing.isPresent()) {
             return sameOrConflict(existing.get(), manifest);
