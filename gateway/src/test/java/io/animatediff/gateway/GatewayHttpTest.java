@@ -87,6 +87,9 @@ class GatewayHttpTest {
     static final String OTHER_KEY = "Bearer other-key";
     static final String LIMITED_KEY = "Bearer limited-key";
     static final String QUOTA_KEY = "Bearer quota-key";
+    /** The model-limit tests' key: the rate-limit test drains LIMITED_KEY's bucket (429s at random). */
+    static final String MODELS_KEY = "Bearer models-key";
+
     static final String BODY = "{\"prompt\": \"a cat walking\", \"base_model\": \"tiny-base\","
             + " \"motion_module\": \"tiny-motion\", \"num_frames\": 8, \"width\": 64, \"height\": 64,"
             + " \"num_inference_steps\": 2}";
@@ -427,7 +430,7 @@ class GatewayHttpTest {
                 .extract()
                 .path("models.size()");
         assertTrue(before < 8, "the other tests registered " + before + " models, the limit is 8");
-        String[] keys = {KEY, OTHER_KEY, LIMITED_KEY};
+        String[] keys = {KEY, OTHER_KEY, MODELS_KEY};
         byte[] bytes = {9, 8, 7, 6};
         List<Uploaded> mine = new ArrayList<>();
         try {
@@ -476,16 +479,16 @@ class GatewayHttpTest {
         List<Uploaded> mine = new ArrayList<>();
         try {
             for (int i = 0; i < 3; i++) {
-                Uploaded u = new Uploaded("key-lora-" + i, LIMITED_KEY);
+                Uploaded u = new Uploaded("key-lora-" + i, MODELS_KEY);
                 uploadLora(u.name(), bytes, u.key())
                         .then()
                         .statusCode(201)
                         .body(
                                 "owner",
-                                equalTo(JobOwners.tag(Sha256.hex("limited-key".getBytes(StandardCharsets.UTF_8)))));
+                                equalTo(JobOwners.tag(Sha256.hex("models-key".getBytes(StandardCharsets.UTF_8)))));
                 mine.add(u);
             }
-            Response refused = uploadLora("key-lora-3", bytes, LIMITED_KEY);
+            Response refused = uploadLora("key-lora-3", bytes, MODELS_KEY);
             refused.then()
                     .statusCode(409)
                     .contentType("application/problem+json")
@@ -496,7 +499,7 @@ class GatewayHttpTest {
             assertTrue(detail.contains("animatediff.models.max-models-per-key"), detail);
             assertTrue(detail.contains("delete one of your models"), detail);
             assertEquals(List.of(), store.list("models/lora/key-lora-3/"), "objects left behind");
-            given().header("Authorization", LIMITED_KEY)
+            given().header("Authorization", MODELS_KEY)
                     .contentType(ContentType.JSON)
                     .body("{\"files\": [\"a.safetensors\"]}")
                     .post("/v1/models/lora/key-lora-3/uploads")
@@ -521,13 +524,13 @@ class GatewayHttpTest {
             assertFalse(store.list("models/lora/key-lora-0/files/").isEmpty(), "the files were deleted");
             uploadLora("key-lora-0", new byte[] {1, 1, 1, 1}, KEY).then().statusCode(409);
             // its owner deletes it, which frees a place for that key
-            given().header("Authorization", LIMITED_KEY)
+            given().header("Authorization", MODELS_KEY)
                     .delete("/v1/models/lora/key-lora-0")
                     .then()
                     .statusCode(204);
             mine.remove(0);
-            uploadLora("key-lora-3", bytes, LIMITED_KEY).then().statusCode(201);
-            mine.add(new Uploaded("key-lora-3", LIMITED_KEY));
+            uploadLora("key-lora-3", bytes, MODELS_KEY).then().statusCode(201);
+            mine.add(new Uploaded("key-lora-3", MODELS_KEY));
             // a model registered without an owner (operator tools, training) may be deleted by any key
             store.put(ModelRegistry.fileKey(ModelKind.LORA, "unowned-lora", "l.safetensors"), bytes);
             registry.finalizeUpload(
