@@ -265,27 +265,8 @@ class TrainerEndToEndTest {
     void aMotionLoraIsTrainedRegisteredAndUsedByName() throws Exception {
         // as the gateway submits it: the id ends in the submitting key's owner tag
         String id = JobIds.newId() + "-o" + OWNER;
-        TrainingRequest r = request("cam-pan", 2);
-        submit(
-                id,
-                new TrainingRequest(
-                        "motion-lora",
-                        r.datasetUri(),
-                        r.baseModel(),
-                        r.motionModule(),
-                        r.outputName(),
-                        2,
-                        1,
-                        1e-3,
-                        1e-2,
-                        1.0,
-                        4,
-                        1,
-                        64,
-                        0.1,
-                        2,
-                        2,
-                        Seed.of(3)));
+        TrainingRequest lora = loraRequest("cam-pan");
+        submit(id, lora);
         List<JobEvent> e = events.awaitTerminal(id, Duration.ofSeconds(120));
         assertEquals(JobEventType.SUCCEEDED, e.get(e.size() - 1).type(), "events: " + e);
         ModelManifest m = registry.get(ModelKind.MOTION_LORA, "cam-pan");
@@ -293,26 +274,7 @@ class TrainerEndToEndTest {
         assertEquals(OWNER, m.owner(), "the trained model belongs to the submitting key");
         // another key training to the same name fails before training, and the model stays
         String other = JobIds.newId() + "-o" + "fedcba9876543210";
-        submit(
-                other,
-                new TrainingRequest(
-                        "motion-lora",
-                        r.datasetUri(),
-                        r.baseModel(),
-                        r.motionModule(),
-                        r.outputName(),
-                        2,
-                        1,
-                        1e-3,
-                        1e-2,
-                        1.0,
-                        4,
-                        1,
-                        64,
-                        0.1,
-                        2,
-                        2,
-                        Seed.of(3)));
+        submit(other, lora);
         List<JobEvent> refused = events.awaitTerminal(other, Duration.ofSeconds(60));
         JobEvent last = refused.get(refused.size() - 1);
         assertEquals(JobEventType.FAILED, last.type(), "events: " + refused);
@@ -321,6 +283,29 @@ class TrainerEndToEndTest {
         generate(GenerationRequest.builder()
                 .motionModule(BuiltinModels.NAME)
                 .motionLoras(List.of(new io.animatediff.common.protocol.LoraSpec("cam-pan", 1.0))));
+    }
+
+    /** A rank-2 MotionLoRA on the built-in motion module, 2 steps, written as {@code outputName}. */
+    static TrainingRequest loraRequest(String outputName) {
+        TrainingRequest r = request(outputName, 2);
+        return new TrainingRequest(
+                "motion-lora",
+                r.datasetUri(),
+                r.baseModel(),
+                r.motionModule(),
+                r.outputName(),
+                2,
+                1,
+                1e-3,
+                1e-2,
+                1.0,
+                4,
+                1,
+                64,
+                0.1,
+                2,
+                2,
+                Seed.of(3));
     }
 
     /** Runs one tiny generation on a worker of this fleet and expects SUCCEEDED. */
