@@ -98,10 +98,13 @@ public final class MiniWorldRecipe {
             double guidance,
             long seed) {
 
-        /** The run behind the shipped models. */
+        /**
+         * The run behind the shipped models. The motion module trains 12,000 steps: its accuracy was
+         * still rising at 3,000 (base 52%, personalized 30%), 6,000 (78%, 48%) and 9,000 (88%, 58%).
+         */
         public static Plan full() {
             return new Plan(
-                    64, 8, 1500, 16, 2e-3, 3000, 64, 1e-3, 1500, 2e-4, 1500, 8, 2e-3, 4096, 600, 3000, 8, 1e-3, 60, 25,
+                    64, 8, 1500, 16, 2e-3, 3000, 64, 1e-3, 1500, 2e-4, 1500, 8, 2e-3, 4096, 600, 12000, 8, 1e-3, 60, 25,
                     4.0, 2024);
         }
 

@@ -35,7 +35,7 @@ class ReproduceReducedTest {
 
     /**
      * The motion stage in minutes on the shipped base, frozen: a fresh module trained for 300 steps
-     * (its loss falls), beside the shipped module (3,000 steps) and the shipped module zeroed (= the
+     * (its loss falls), beside the shipped module (12,000 steps) and the shipped module zeroed (= the
      * base). Deterministic: seeded draws on CPU. The shipped module's clips follow the prompted
      * direction far above chance and far above the zeroed module's, whose objects jump about; the
      * short run already makes more clips one moving object than the zeroed module does.
@@ -51,12 +51,16 @@ class ReproduceReducedTest {
         assertTrue(loss.fell(), loss.describe());
         Path zeroed = WorldEvaluation.zeroedMotion(shipped.motion(), dir.resolve("zeroed.safetensors"));
         java.util.List<MiniWorld.Scene> scenes = WorldEvaluation.scenes(plan.evalClips());
-        Path[] modules = {motion, shipped.motion(), zeroed};
+        // the rows: 300 steps on the base, shipped on the base, zeroed on the base, shipped and zeroed
+        // inserted into the personalized model (the paper's claim)
+        Path[] modules = {motion, shipped.motion(), zeroed, shipped.motion(), zeroed};
+        Path[] models = {shipped.base(), shipped.base(), shipped.base(), shipped.personalized(), shipped.personalized()
+        };
         double[] moving = new double[modules.length];
         double[] accuracy = new double[modules.length];
         for (int m = 0; m < modules.length; m++) {
             java.util.List<io.animatediff.engine.media.Frames> clips = WorldEvaluation.generate(
-                    new WorldEvaluation.Setup("row", shipped.base(), modules[m], java.util.List.of()),
+                    new WorldEvaluation.Setup("row", models[m], modules[m], java.util.List.of()),
                     MiniWorldRecipe.settings(plan),
                     scenes);
             for (int i = 0; i < clips.size(); i++) {
@@ -68,12 +72,27 @@ class ReproduceReducedTest {
         }
         System.out.printf(
                 "reduced motion run: %s; moving tracks: 300 steps %.2f, shipped %.2f, zeroed %.2f;"
-                        + " prompted direction: 300 steps %.2f, shipped %.2f, zeroed %.2f%n",
-                loss.describe(), moving[0], moving[1], moving[2], accuracy[0], accuracy[1], accuracy[2]);
+                        + " prompted direction: 300 steps %.2f, shipped %.2f, zeroed %.2f;"
+                        + " personalized: shipped %.2f, zeroed %.2f%n",
+                loss.describe(),
+                moving[0],
+                moving[1],
+                moving[2],
+                accuracy[0],
+                accuracy[1],
+                accuracy[2],
+                accuracy[3],
+                accuracy[4]);
+        // measured: 1.00 against 0.05 (the full table: 96.7% on 60 scenes at 25 steps)
         assertTrue(
-                accuracy[1] >= 0.2 + 0.15 && accuracy[1] >= accuracy[2] + 0.25,
-                "shipped module: prompted direction " + accuracy[1] + " vs chance 0.2 and zeroed " + accuracy[2]);
-        // measured: 0.15 against 0.10 (shipped 0.75): 300 steps are a tenth of the shipped run
+                accuracy[1] >= 0.8 && accuracy[1] >= accuracy[2] + 0.6,
+                "shipped module: prompted direction " + accuracy[1] + " vs zeroed " + accuracy[2]);
+        // inserted untouched into the personalized model: measured 0.50 against 0.05 (table: 58.3%)
+        assertTrue(
+                accuracy[3] >= 0.2 + 0.15 && accuracy[3] >= accuracy[4] + 0.25,
+                "shipped module in the personalized model: prompted direction " + accuracy[3] + " vs chance 0.2 and"
+                        + " zeroed " + accuracy[4]);
+        // measured: 0.15 against 0.10 (shipped 0.80): 300 steps are a fortieth of the shipped run
         assertTrue(moving[0] > moving[2], "300 steps: moving tracks " + moving[0] + " vs zeroed " + moving[2]);
     }
 }
