@@ -392,8 +392,14 @@ public final class JobRunner {
                     null);
         }
         if (!fit.changes().isEmpty()) {
-            LOG.info("{}x{} with {} frames split to fit the memory budget of {} bytes ({}): {}", r.width(),
-                    r.height(), r.numFrames(), budget, e.describe(), String.join(", ", fit.changes()));
+            LOG.info(
+                    "{}x{} with {} frames split to fit the memory budget of {} bytes ({}): {}",
+                    r.width(),
+                    r.height(),
+                    r.numFrames(),
+                    budget,
+                    e.describe(),
+                    String.join(", ", fit.changes()));
         }
         return fit;
     }

@@ -129,7 +129,13 @@ public final class MemoryPlanBenchmark {
     }
 
     private Result forward(
-            int index, UNet3DConditionModel unet, NDManager m, NDArray sample, NDArray t, NDArray text, long predicted) {
+            int index,
+            UNet3DConditionModel unet,
+            NDManager m,
+            NDArray sample,
+            NDArray t,
+            NDArray text,
+            long predicted) {
         Sampler sampler = new Sampler();
         long before = ResidentMemory.resetPeak();
         long heapBefore = Runtime.getRuntime().totalMemory();

@@ -77,20 +77,59 @@ public final class MemoryPlan {
 
         /** This job with the VAE decoding {@code chunk} frames per call. */
         public Job withVaeFramesPerChunk(int chunk) {
-            return new Job(width, height, frames, framesPerCall, guidance, guidanceSplit, unet, motion, vae,
-                    fusedAttention, attentionBudget, chunk, vaeTileLatent, elementBytes);
+            return new Job(
+                    width,
+                    height,
+                    frames,
+                    framesPerCall,
+                    guidance,
+                    guidanceSplit,
+                    unet,
+                    motion,
+                    vae,
+                    fusedAttention,
+                    attentionBudget,
+                    chunk,
+                    vaeTileLatent,
+                    elementBytes);
         }
 
         /** This job with the two guidance halves run as separate UNet calls (or as one). */
         public Job withGuidanceSplit(boolean split) {
-            return new Job(width, height, frames, framesPerCall, guidance, split, unet, motion, vae,
-                    fusedAttention, attentionBudget, vaeFramesPerChunk, vaeTileLatent, elementBytes);
+            return new Job(
+                    width,
+                    height,
+                    frames,
+                    framesPerCall,
+                    guidance,
+                    split,
+                    unet,
+                    motion,
+                    vae,
+                    fusedAttention,
+                    attentionBudget,
+                    vaeFramesPerChunk,
+                    vaeTileLatent,
+                    elementBytes);
         }
 
         /** This job with activations of {@code bytes} per element (4 float32, 2 float16 or bfloat16). */
         public Job withElementBytes(int bytes) {
-            return new Job(width, height, frames, framesPerCall, guidance, guidanceSplit, unet, motion, vae,
-                    fusedAttention, attentionBudget, vaeFramesPerChunk, vaeTileLatent, bytes);
+            return new Job(
+                    width,
+                    height,
+                    frames,
+                    framesPerCall,
+                    guidance,
+                    guidanceSplit,
+                    unet,
+                    motion,
+                    vae,
+                    fusedAttention,
+                    attentionBudget,
+                    vaeFramesPerChunk,
+                    vaeTileLatent,
+                    bytes);
         }
 
         /** Sequences in one UNet call: frames per call, doubled by guidance unless it is split. */
@@ -249,7 +288,8 @@ public final class MemoryPlan {
         // two for the allocator's slack: 4 C1 + 8 C0 per pixel
         long work = n * pixels * job.elementBytes() * (4 * c1 + 8 * c0);
         long attention = scores(job, n, th * tw, th * tw);
-        long tiles = tiled ? 2L * n * 3 * ceilDiv(w, tile * 3 / 4) * pixels * job.elementBytes() : 0; // two rows of tiles
+        long tiles =
+                tiled ? 2L * n * 3 * ceilDiv(w, tile * 3 / 4) * pixels * job.elementBytes() : 0; // two rows of tiles
         return Math.max(work, attention + act(job, n, v.channels(v.numBlocks() - 1), th * tw) * 4) + tiles;
     }
 
