@@ -113,7 +113,11 @@ class MemoryPlanTest {
         assertEquals(job, roomy.job());
         // one byte less: the VAE decodes one frame per call (4 frames of 512x512 were the peak)
         MemoryPlan.Fit chunk = MemoryPlan.fit(job, whole.peakBytes() - 1);
-        assertTrue(chunk.fits() && chunk.job().vaeFramesPerChunk() == 1 && !chunk.job().guidanceSplit(), chunk.toString());
+        assertTrue(
+                chunk.fits()
+                        && chunk.job().vaeFramesPerChunk() == 1
+                        && !chunk.job().guidanceSplit(),
+                chunk.toString());
         assertEquals(1, chunk.changes().size(), chunk.changes().toString());
         // below that the UNet is the peak: the guidance halves split, predicted below the budget
         long budget = chunk.estimate().peakBytes() - 1;
