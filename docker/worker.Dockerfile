@@ -1,7 +1,8 @@
 # Worker image (GPU): the engine on DJL with a CUDA libtorch. Maven Central has no CUDA libtorch for
 # DJL 0.36 / PyTorch 2.7.1, so the runtime stage starts FROM the official CUDA PyTorch image and hands
 # its libtorch to DJL through PYTORCH_LIBRARY_PATH (the CPU native jar is left out of the image; the
-# cu128 JNI binding ships in ai.djl.pytorch:pytorch-jni). Needs the NVIDIA container toolkit.
+# cu128 JNI binding ships in ai.djl.pytorch:pytorch-jni). Needs the NVIDIA container toolkit and a
+# driver for CUDA 12.8 (R570 or newer).
 #
 # Build (from the repository root):
 #   docker build -f docker/worker.Dockerfile -t animatediff/worker:0.1.0 .
@@ -27,9 +28,15 @@ FROM eclipse-temurin:17.0.15_6-jre-jammy AS jre
 
 FROM ${TORCH_IMAGE}
 COPY --from=jre /opt/java/openjdk /opt/java/openjdk
-# DJL loads libtorch*.so from here instead of unpacking the (absent) CPU native jar
-RUN ln -s "$(python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib" /opt/libtorch \
- && ls /opt/libtorch/libtorch_cuda.so \
+# DJL loads libtorch*.so from here instead of unpacking the (absent) CPU native jar. The pairing is
+# exact: pytorch-jni 2.7.1-0.36.0 ships one CUDA JNI, linux-x86_64/cu128, linked against
+# libtorch_cuda.so/libc10_cuda.so and the C++11 ABI (std::__cxx11 symbols), so the image's torch must be
+# 2.7.1 built for CUDA 12.8 with that ABI (2.7.1 also exists for cu118 and cu126: no JNI for those).
+# The check fails the build instead of the JNI load at the worker's start.
+RUN python -c "import torch; v = (torch.__version__.split('+')[0], torch.version.cuda, torch._C._GLIBCXX_USE_CXX11_ABI); \
+assert v == ('2.7.1', '12.8', True), 'DJL 0.36.0 needs torch 2.7.1 + CUDA 12.8 + C++11 ABI, the image has %s' % (v,)" \
+ && ln -s "$(python -c 'import os, torch; print(os.path.dirname(torch.__file__))')/lib" /opt/libtorch \
+ && ls /opt/libtorch/libtorch_cuda.so /opt/libtorch/libc10_cuda.so \
  && groupadd --system --gid 10001 animatediff \
  && useradd --system --uid 10001 --gid animatediff --home-dir /app --shell /usr/sbin/nologin animatediff \
  && mkdir -p /var/cache/animatediff /app/.djl.ai \

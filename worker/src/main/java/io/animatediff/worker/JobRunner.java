@@ -302,7 +302,7 @@ public final class JobRunner {
         metrics.phase("load", System.nanoTime() - loadStart);
         AnimateDiffModel model = loaded.model();
         validate(r, lookup, model.unet().maxFrames(), tokens(model.tokenizer()));
-        checkMemory(r, model);
+        MemoryPlan.Fit plan = checkMemory(r, model);
         control.checkAborted();
         // 5. LoRAs for this job only
         AnimationResult result;
@@ -312,7 +312,7 @@ public final class JobRunner {
             merge(merges, model, lookup, ModelKind.MOTION_LORA, r.motionLoras(), base);
             // 6. the pipeline
             control.mark(loaded.cacheHit() ? "model (cache hit)" : "model (loaded)");
-            result = runPipeline(job, model, control, runningAt);
+            result = runPipeline(job, model, control, runningAt, plan);
             control.mark("denoised+decoded");
         } finally {
             restore(merges, loaded);
@@ -366,25 +366,42 @@ public final class JobRunner {
                 missingModel ? FailureCode.MODEL_NOT_FOUND : FailureCode.INVALID_REQUEST, reason, null);
     }
 
-    /** Refuses a job whose predicted native memory exceeds {@link WorkerConfig#memoryBudgetBytes}. */
-    private void checkMemory(GenerationRequest r, AnimateDiffModel model) {
+    /**
+     * The engine's plan for the job under {@link WorkerConfig#memoryBudgetBytes} (null: no budget);
+     * refuses a job that does not fit even with the output-preserving splits.
+     */
+    private MemoryPlan.Fit checkMemory(GenerationRequest r, AnimateDiffModel model) {
         long budget = config.memoryBudgetBytes();
         if (budget <= 0) {
-            return;
+            return null;
         }
         int context = r.context() == null ? 0 : r.context().length();
-        MemoryPlan.Estimate e = MemoryPlan.predict(
-                MemoryPlan.Job.of(model, r.width(), r.height(), r.numFrames(), context, r.guidanceScale() > 1.0, 1));
-        if (e.peakBytes() > budget) {
+        MemoryPlan.Fit fit = MemoryPlan.fit(
+                MemoryPlan.Job.of(model, r.width(), r.height(), r.numFrames(), context, r.guidanceScale() > 1.0, 1),
+                budget);
+        MemoryPlan.Estimate e = fit.estimate();
+        if (!fit.fits()) {
             throw new JobFailedException(
                     FailureCode.OUT_OF_MEMORY,
                     "the job is predicted to need " + e.peakBytes() + " bytes of native memory (" + e.describe()
+                            + (fit.changes().isEmpty() ? "" : " with " + String.join(" and ", fit.changes()))
                             + ") at " + r.width() + "x" + r.height() + " with " + r.numFrames() + " frames, above"
                             + " worker " + config.workerId() + "'s budget of " + budget + " bytes ("
                             + WorkerConfig.ENV_MEMORY_BUDGET_BYTES + "): request fewer frames (or context windows)"
                             + " or a smaller width and height",
                     null);
         }
+        if (!fit.changes().isEmpty()) {
+            LOG.info(
+                    "{}x{} with {} frames split to fit the memory budget of {} bytes ({}): {}",
+                    r.width(),
+                    r.height(),
+                    r.numFrames(),
+                    budget,
+                    e.describe(),
+                    String.join(", ", fit.changes()));
+        }
+        return fit;
     }
 
     private static TokenCounter tokens(ClipTokenizer tokenizer) {
@@ -441,7 +458,8 @@ public final class JobRunner {
         }
     }
 
-    private AnimationResult runPipeline(GenerationJob job, AnimateDiffModel model, JobControl control, long runningAt) {
+    private AnimationResult runPipeline(
+            GenerationJob job, AnimateDiffModel model, JobControl control, long runningAt, MemoryPlan.Fit plan) {
         GenerationRequest r = job.request();
         AnimationParams.Builder params = AnimationParams.builder()
                 .prompt(r.prompt())
@@ -487,6 +505,9 @@ public final class JobRunner {
         };
         try (NDManager inputs = model.manager().newSubManager()) {
             features(r, params, inputs);
+            if (plan != null) {
+                plan.apply(params);
+            }
             AnimationResult result = new AnimationPipeline(model).run(params.build(), listener, true);
             if (denoiseEnd[0] != 0) {
                 metrics.phase("decode", System.nanoTime() - denoiseEnd[0]);

@@ -53,8 +53,8 @@ import java.util.function.Function;
  *     counts as failed ({@code ANIMATEDIFF_WORKER_STORAGE_PATIENCE_MS}, default 120000; 0: fail at
  *     once)
  * @param memoryBudgetBytes native memory one job may use on top of its loaded models, as predicted
- *     from its shape by the engine's MemoryPlan; a job predicted above it fails OUT_OF_MEMORY
- *     before it runs ({@code ANIMATEDIFF_MEMORY_BUDGET_BYTES}, default 0: no limit; suffixes k, m, g)
+ *     from its shape by the engine's MemoryPlan; a job predicted above it runs with the splits
+ *     MemoryPlan.fit chooses (same output), and fails OUT_OF_MEMORY before it runs if still above ({@code ANIMATEDIFF_MEMORY_BUDGET_BYTES}, default 0: no limit; suffixes k, m, g)
  */
 public record WorkerConfig(
         String bootstrapServers,

@@ -10,7 +10,17 @@ import io.animatediff.common.protocol.GenerationRequest;
 import io.animatediff.common.protocol.JobEvent;
 import io.animatediff.common.protocol.JobEventType;
 import io.animatediff.common.protocol.ResultObject;
+import io.animatediff.engine.config.MotionModuleConfig;
+import io.animatediff.engine.model.AnimateDiffModel;
+import io.animatediff.engine.model.ModelLoader;
+import io.animatediff.engine.pipeline.AnimationParams;
+import io.animatediff.engine.pipeline.AnimationPipeline;
+import io.animatediff.engine.pipeline.MemoryPlan;
+import io.animatediff.engine.pipeline.StepListener;
+import io.animatediff.engine.weights.SafetensorsFile;
 import java.io.ByteArrayInputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Base64;
 import java.util.List;
 import java.util.Map;
@@ -30,8 +40,11 @@ import org.junit.jupiter.api.TestInstance;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class JobRunnerFeaturesTest {
-    /** Every other job here is predicted far below it (64x64); the refused one far above. */
-    private static final long MEMORY_BUDGET = 512L << 20;
+    /**
+     * Every 64x64 job here is predicted far below it (~36 MiB); the 128x128x16 CFG job above it as one
+     * batch-2 UNet call and below it with the guidance halves split; the 1024x1024x16 job far above.
+     */
+    private static final long MEMORY_BUDGET = 53L << 20;
 
     private FleetFixture fleet;
 
@@ -114,6 +127,62 @@ class JobRunnerFeaturesTest {
     }
 
     @Test
+    void aJobAboveTheBudgetRunsWithTheGuidanceSplitAndGivesTheUnsplitOutput() throws Exception {
+        GenerationRequest request = FleetFixture.tinyRequest()
+                .width(128)
+                .height(128)
+                .numFrames(16)
+                .negativePrompt("blurry")
+                .outputFormats(List.of("frames"))
+                .build();
+        float[] expected;
+        Path dir = Files.createTempDirectory("split-reference");
+        try (AnimateDiffModel model = ModelLoader.load(
+                BuiltinModels.write(dir).resolve("base"),
+                dir.resolve(BuiltinModels.MOTION_FILE),
+                MotionModuleConfig.MotionNorm.OFFICIAL,
+                List.of())) {
+            MemoryPlan.Job job = MemoryPlan.Job.of(model, 128, 128, 16, 0, true, 1);
+            MemoryPlan.Estimate whole = MemoryPlan.predict(job);
+            MemoryPlan.Fit fit = MemoryPlan.fit(job, MEMORY_BUDGET);
+            assertTrue(whole.peakBytes() > MEMORY_BUDGET, "refused before the split: " + whole.describe());
+            assertTrue(fit.fits() && fit.job().guidanceSplit(), fit.toString());
+            // the unsplit output, computed here as the worker would without a budget
+            AnimationParams params = AnimationParams.builder()
+                    .prompt(request.prompt())
+                    .negativePrompt(request.negativePrompt())
+                    .frames(16)
+                    .size(128, 128)
+                    .steps(request.numInferenceSteps())
+                    .guidanceScale(request.guidanceScale())
+                    .seed(request.seed().bits())
+                    .scheduler(request.scheduler())
+                    .motionScale(request.motionScale())
+                    .timestepSpacing(request.timestepSpacing())
+                    .build();
+            expected = new AnimationPipeline(model)
+                    .run(params, StepListener.NONE, true)
+                    .frames()
+                    .toFloatCHW();
+        }
+        JobEvent end = run(request);
+        assertEquals(JobEventType.SUCCEEDED, end.type(), String.valueOf(end.failure()));
+        Path frames = dir.resolve("frames.safetensors");
+        Files.write(frames, fleet.store.getBytes(end.results().get(0).key()));
+        float[] actual;
+        try (SafetensorsFile f = SafetensorsFile.open(frames)) {
+            actual = f.loadFloats("frames");
+        }
+        assertEquals(expected.length, actual.length);
+        for (int i = 0; i < expected.length; i++) {
+            // 8-bit frames: equal (a split that moved a latent by 1e-6 could flip one level)
+            assertTrue(
+                    Math.abs(actual[i] - expected[i]) <= 1.0 / 255 + 1e-6,
+                    "value " + i + ": split " + actual[i] + " vs unsplit " + expected[i]);
+        }
+    }
+
+    @Test
     void aJobPredictedAboveTheMemoryBudgetFailsBeforeItRunsWithWhatToChange() throws Exception {
         // tiny model at 1024x1024, 16 frames, CFG: the UNet alone holds GBs of activations
         List<JobEvent> events = fleet.awaitTerminal(fleet.submit(FleetFixture.tinyRequest()
@@ -129,6 +198,8 @@ class JobRunnerFeaturesTest {
         assertTrue(reason.contains("budget of " + MEMORY_BUDGET + " bytes"), reason);
         assertTrue(reason.contains("ANIMATEDIFF_MEMORY_BUDGET_BYTES"), reason);
         assertTrue(reason.contains("fewer frames") && reason.contains("smaller width and height"), reason);
+        // refused with the split plan's prediction: the split was tried and is not enough
+        assertTrue(reason.contains("two guidance halves run as two UNet calls"), reason);
         long predicted = Long.parseLong(reason.replaceAll(".*predicted to need (\\d+) bytes.*", "$1"));
         assertTrue(predicted > MEMORY_BUDGET, reason);
         assertTrue(

@@ -1,6 +1,7 @@
 package io.animatediff.engine.cli;
 
 import io.animatediff.engine.bench.EngineBenchmark;
+import io.animatediff.engine.bench.MemoryPlanBenchmark;
 import io.animatediff.engine.ops.AttentionBenchmark;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -64,8 +65,25 @@ public final class BenchCommand implements Callable<Integer> {
             description = "true|false: add the bfloat16 line (fused attention at S = 1024 and matmul vs fp32)")
     boolean bf16;
 
+    @Option(
+            names = "--memory-plan",
+            description = "run only the memory plan check: predicted vs measured peak of SD1.5 UNet forwards at"
+                    + " --latent and --frames (--reps forwards)")
+    boolean memoryPlan;
+
+    @Option(
+            names = "--cfg",
+            defaultValue = "false",
+            arity = "1",
+            description = "true|false: --memory-plan doubles the UNet batch as classifier-free guidance does")
+    boolean cfg;
+
     @Override
     public Integer call() throws Exception {
+        if (memoryPlan) {
+            new MemoryPlanBenchmark(System.out, latent, frames, cfg, reps).run();
+            return 0;
+        }
         if (attention) {
             new AttentionBenchmark(System.out, attentionBatch, 40, attentionBudgetMib << 20, matmulSize)
                     .run(new int[] {1024, 4096}, bf16);

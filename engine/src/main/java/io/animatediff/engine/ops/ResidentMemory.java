@@ -26,6 +26,11 @@ public final class ResidentMemory {
         return status("VmHWM:");
     }
 
+    /** The current resident set (bytes), or -1. */
+    public static long resident() {
+        return status("VmRSS:");
+    }
+
     private static long status(String key) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {

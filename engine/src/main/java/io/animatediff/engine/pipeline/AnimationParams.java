@@ -26,6 +26,9 @@ import java.util.TreeMap;
  * @param strength video-to-video: how much noise is added to the input (0 keeps it, 1 replaces it)
  * @param freeInit FreeInit noise re-initialisation, or null
  * @param timestepSpacing "leading", "linspace" or "trailing", or null for the scheduler's default
+ * @param guidanceSplit with classifier-free guidance, run the negative and the positive half as two
+ *     UNet calls of batch 1 instead of one of batch 2: half the UNet's activation memory, the same
+ *     output (see {@link MemoryPlan#fit})
  */
 public record AnimationParams(
         String prompt,
@@ -48,7 +51,8 @@ public record AnimationParams(
         NDArray video,
         double strength,
         FreeInit freeInit,
-        String timestepSpacing) {
+        String timestepSpacing,
+        boolean guidanceSplit) {
 
     /** Most frames one generation may have with context windows (memory grows linearly in F). */
     public static final int MAX_FRAMES_WITH_CONTEXT = 1024;
@@ -165,6 +169,7 @@ public record AnimationParams(
         private double strength = 1.0;
         private FreeInit freeInit;
         private String timestepSpacing;
+        private boolean guidanceSplit;
 
         public Builder prompt(String v) {
             prompt = v;
@@ -260,6 +265,11 @@ public record AnimationParams(
             return this;
         }
 
+        public Builder guidanceSplit(boolean v) {
+            guidanceSplit = v;
+            return this;
+        }
+
         public AnimationParams build() {
             return new AnimationParams(
                     prompt,
@@ -282,7 +292,8 @@ public record AnimationParams(
                     video,
                     strength,
                     freeInit,
-                    timestepSpacing);
+                    timestepSpacing,
+                    guidanceSplit);
         }
     }
 }

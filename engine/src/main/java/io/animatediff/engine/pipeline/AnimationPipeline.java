@@ -277,13 +277,23 @@ public final class AnimationPipeline {
                 latents.attach(step); // the previous latents die with this step
                 text.tempAttach(step); // results derived from the text belong to the step too
                 NDArray input = scheduler.scaleModelInput(latents, i);
-                if (cfg) {
-                    input = NDArrays.concat(new NDList(input, input), 0); // (2, 4, F, h, w)
+                NDArray eps;
+                if (cfg && p.guidanceSplit()) {
+                    // two batch-1 calls, negative then positive: the same rows as one batch-2 call
+                    NDArray t = step.create(new float[] {(float) modelTimesteps[i]}, new Shape(1)); // (1)
+                    NDList halves = text.split(2, 0); // 2 x (1, [F,] S, C)
+                    NDArray uncond = predictNoise(p, input, t, halves.get(0), i, timesteps.length);
+                    NDArray cond = predictNoise(p, input, t, halves.get(1), i, timesteps.length);
+                    eps = NDArrays.concat(new NDList(uncond, cond), 0); // (2, 4, F, h, w)
+                } else {
+                    if (cfg) {
+                        input = NDArrays.concat(new NDList(input, input), 0); // (2, 4, F, h, w)
+                    }
+                    float[] ts = new float[(int) input.getShape().get(0)];
+                    Arrays.fill(ts, (float) modelTimesteps[i]);
+                    NDArray t = step.create(ts, new Shape(ts.length)); // (B)
+                    eps = predictNoise(p, input, t, text, i, timesteps.length); // (B, 4, F, h, w)
                 }
-                float[] ts = new float[(int) input.getShape().get(0)];
-                Arrays.fill(ts, (float) modelTimesteps[i]);
-                NDArray t = step.create(ts, new Shape(ts.length)); // (B)
-                NDArray eps = predictNoise(p, input, t, text, i, timesteps.length); // (B, 4, F, h, w)
                 if (cfg) {
                     NDList parts = eps.split(2, 0);
                     NDArray uncond = parts.get(0);

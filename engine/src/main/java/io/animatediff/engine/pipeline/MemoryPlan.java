@@ -5,6 +5,8 @@ import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.config.UNet2DConditionConfig;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.ops.Ops;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -33,7 +35,7 @@ public final class MemoryPlan {
     /** Native copies of the decoded video in the pipeline (result, /2, +0.5, clip, transpose). */
     static final int VIDEO_COPIES = 5;
     /** Fixed per-job cost: libtorch scratch, thread-local buffers, text embeddings, latents. */
-    static final long FIXED_BYTES = 32L << 20;
+    public static final long FIXED_BYTES = 32L << 20;
 
     /**
      * A job's shape. {@code framesPerCall} frames go through one UNet call (all frames, or the
@@ -48,13 +50,15 @@ public final class MemoryPlan {
             int frames,
             int framesPerCall,
             boolean guidance,
+            boolean guidanceSplit,
             UNet2DConditionConfig unet,
             MotionModuleConfig motion,
             AutoencoderKLConfig vae,
             boolean fusedAttention,
             long attentionBudget,
             int vaeFramesPerChunk,
-            int vaeTileLatent) {
+            int vaeTileLatent,
+            int elementBytes) {
         public Job {
             if (width < 1 || height < 1 || frames < 1 || framesPerCall < 1 || vaeFramesPerChunk < 1) {
                 throw new IllegalArgumentException("memory plan: width " + width + ", height " + height + ", frames "
@@ -65,6 +69,72 @@ public final class MemoryPlan {
                 throw new IllegalArgumentException("memory plan: attention budget " + attentionBudget
                         + " must be >= 1 byte and VAE tile " + vaeTileLatent + " >= 0");
             }
+            if (elementBytes != 2 && elementBytes != 4) {
+                throw new IllegalArgumentException("memory plan: element size " + elementBytes
+                        + " bytes is not supported: use 4 (float32) or 2 (float16, bfloat16)");
+            }
+        }
+
+        /** This job with the VAE decoding {@code chunk} frames per call. */
+        public Job withVaeFramesPerChunk(int chunk) {
+            return new Job(
+                    width,
+                    height,
+                    frames,
+                    framesPerCall,
+                    guidance,
+                    guidanceSplit,
+                    unet,
+                    motion,
+                    vae,
+                    fusedAttention,
+                    attentionBudget,
+                    chunk,
+                    vaeTileLatent,
+                    elementBytes);
+        }
+
+        /** This job with the two guidance halves run as separate UNet calls (or as one). */
+        public Job withGuidanceSplit(boolean split) {
+            return new Job(
+                    width,
+                    height,
+                    frames,
+                    framesPerCall,
+                    guidance,
+                    split,
+                    unet,
+                    motion,
+                    vae,
+                    fusedAttention,
+                    attentionBudget,
+                    vaeFramesPerChunk,
+                    vaeTileLatent,
+                    elementBytes);
+        }
+
+        /** This job with activations of {@code bytes} per element (4 float32, 2 float16 or bfloat16). */
+        public Job withElementBytes(int bytes) {
+            return new Job(
+                    width,
+                    height,
+                    frames,
+                    framesPerCall,
+                    guidance,
+                    guidanceSplit,
+                    unet,
+                    motion,
+                    vae,
+                    fusedAttention,
+                    attentionBudget,
+                    vaeFramesPerChunk,
+                    vaeTileLatent,
+                    bytes);
+        }
+
+        /** Sequences in one UNet call: frames per call, doubled by guidance unless it is split. */
+        long unetBatch() {
+            return (guidance && !guidanceSplit ? 2L : 1L) * framesPerCall;
         }
 
         /**
@@ -86,13 +156,15 @@ public final class MemoryPlan {
                     frames,
                     contextLength > 0 ? Math.min(frames, contextLength) : frames,
                     guidance,
+                    false,
                     model.unet().config(),
                     model.unet().motion(),
                     model.vae().config(),
                     Ops.fusedAvailable(),
                     Ops.attentionBudget(),
                     vaeFramesPerChunk,
-                    model.vae().tileLatent());
+                    model.vae().tileLatent(),
+                    4);
         }
     }
 
@@ -108,6 +180,50 @@ public final class MemoryPlan {
                     vaeBytes >> 20,
                     videoBytes >> 20);
         }
+    }
+
+    /**
+     * A plan that fits a budget, or the cheapest one found: the job as it will run (its settings
+     * changed from the request's only where the output stays the same), its prediction, whether it
+     * fits, and what was changed, in words.
+     */
+    public record Fit(Job job, Estimate estimate, boolean fits, List<String> changes) {
+        public Fit {
+            changes = List.copyOf(changes);
+        }
+
+        /** Applies the plan's settings (VAE frames per call, guidance split) to a pipeline run's parameters. */
+        public AnimationParams.Builder apply(AnimationParams.Builder params) {
+            return params.decodeChunk(job.vaeFramesPerChunk()).guidanceSplit(job.guidanceSplit());
+        }
+    }
+
+    /**
+     * The plan for {@code job} under {@code budgetBytes} of native memory: the job as given if it
+     * fits, else the first of these that does, each added to the previous ones: the VAE decodes one
+     * frame per call; the two classifier-free-guidance halves run as two UNet calls of batch 1
+     * (halves the UNet's activations). Both keep the output: decoding is per frame and every UNet op
+     * treats batch rows independently. Plans that change the output (context windows, smaller VAE
+     * tiles, fewer frames) are never chosen here: a job that still does not fit gets {@code fits}
+     * false with the cheapest plan's prediction, for the caller to refuse.
+     */
+    public static Fit fit(Job job, long budgetBytes) {
+        if (budgetBytes <= 0) {
+            throw new IllegalArgumentException("memory plan: budget " + budgetBytes + " bytes must be > 0");
+        }
+        List<String> changes = new ArrayList<>();
+        Estimate e = predict(job);
+        if (e.peakBytes() > budgetBytes && job.vaeFramesPerChunk() > 1) {
+            job = job.withVaeFramesPerChunk(1);
+            e = predict(job);
+            changes.add("VAE decodes one frame per call");
+        }
+        if (e.peakBytes() > budgetBytes && job.guidance() && !job.guidanceSplit()) {
+            job = job.withGuidanceSplit(true);
+            e = predict(job);
+            changes.add("the two guidance halves run as two UNet calls");
+        }
+        return new Fit(job, e, e.peakBytes() <= budgetBytes, changes);
     }
 
     private MemoryPlan() {}
@@ -127,29 +243,29 @@ public final class MemoryPlan {
     /** Skip connections of the down path plus the largest block working set, at batch (2) F. */
     private static long unet(Job job, long h, long w) {
         UNet2DConditionConfig u = job.unet();
-        long n = (job.guidance() ? 2L : 1L) * job.framesPerCall(); // UNet batch
+        long n = job.unetBatch(); // UNet batch
         int levels = u.numBlocks();
-        long skips = act(n, u.channels(0), h * w); // conv_in
+        long skips = act(job, n, u.channels(0), h * w); // conv_in
         long working = 0;
         for (int l = 0; l < levels; l++) {
             long side = 1L << l;
             long s = ceilDiv(h, side) * ceilDiv(w, side); // tokens at this level
             long c = u.channels(l);
-            skips += u.layersPerBlock() * act(n, c, s);
+            skips += u.layersPerBlock() * act(job, n, c, s);
             if (l < levels - 1) {
-                skips += act(n, c, ceilDiv(h, side * 2) * ceilDiv(w, side * 2)); // downsampler output
+                skips += act(job, n, c, ceilDiv(h, side * 2) * ceilDiv(w, side * 2)); // downsampler output
             }
             // up blocks concatenate the skip: resnets see up to 2C channels
-            long block = RESNET_TENSORS * act(n, 2 * c, s);
+            long block = RESNET_TENSORS * act(job, n, 2 * c, s);
             if (u.downHasAttention(l) || u.upHasAttention(levels - 1 - l)) {
                 long heads = u.heads(l);
                 long scores = Math.max(scores(job, n * heads, s, s), scores(job, n * heads, s, TEXT_TOKENS));
-                block = Math.max(block, TRANSFORMER_TENSORS * act(n, c, s) + scores);
+                block = Math.max(block, TRANSFORMER_TENSORS * act(job, n, c, s) + scores);
             }
             if (job.motion().atLevel(l)) {
                 long f = job.framesPerCall();
                 long temporal = scores(job, n / f * s * job.motion().heads(), f, f);
-                block = Math.max(block, TRANSFORMER_TENSORS * act(n, c, s) + temporal);
+                block = Math.max(block, TRANSFORMER_TENSORS * act(job, n, c, s) + temporal);
             }
             working = Math.max(working, block);
         }
@@ -170,10 +286,11 @@ public final class MemoryPlan {
         // the last level's first resnet at full resolution holds its C1 input, norm (with the copy
         // group_norm makes) and silu, and of C0 the conv, norm, silu, conv, shortcut and sum, plus
         // two for the allocator's slack: 4 C1 + 8 C0 per pixel
-        long work = n * pixels * FLOAT * (4 * c1 + 8 * c0);
+        long work = n * pixels * job.elementBytes() * (4 * c1 + 8 * c0);
         long attention = scores(job, n, th * tw, th * tw);
-        long tiles = tiled ? 2L * n * 3 * ceilDiv(w, tile * 3 / 4) * pixels * FLOAT : 0; // two rows of tiles
-        return Math.max(work, attention + act(n, v.channels(v.numBlocks() - 1), th * tw) * 4) + tiles;
+        long tiles =
+                tiled ? 2L * n * 3 * ceilDiv(w, tile * 3 / 4) * pixels * job.elementBytes() : 0; // two rows of tiles
+        return Math.max(work, attention + act(job, n, v.channels(v.numBlocks() - 1), th * tw) * 4) + tiles;
     }
 
     /** Bytes of scores and probabilities for (batch, sq, sk) attention: 0 fused, capped by the budget composed. */
@@ -181,13 +298,13 @@ public final class MemoryPlan {
         if (job.fusedAttention()) {
             return 0;
         }
-        long full = 2 * batch * sq * sk * FLOAT;
-        long row = 2 * batch * sk * FLOAT; // one query row: the smallest chunk
+        long full = 2 * batch * sq * sk * job.elementBytes();
+        long row = 2 * batch * sk * job.elementBytes(); // one query row: the smallest chunk
         return Math.min(full, Math.max(row, job.attentionBudget()));
     }
 
-    private static long act(long n, long c, long tokens) {
-        return n * c * tokens * FLOAT;
+    private static long act(Job job, long n, long c, long tokens) {
+        return n * c * tokens * job.elementBytes();
     }
 
     private static long ceilDiv(long a, long b) {

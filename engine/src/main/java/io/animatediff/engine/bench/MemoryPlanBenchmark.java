@@ -1,0 +1,200 @@
+package io.animatediff.engine.bench;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import io.animatediff.engine.config.AutoencoderKLConfig;
+import io.animatediff.engine.config.MotionModuleConfig;
+import io.animatediff.engine.config.UNet2DConditionConfig;
+import io.animatediff.engine.ops.OpObserver;
+import io.animatediff.engine.ops.Ops;
+import io.animatediff.engine.ops.ResidentMemory;
+import io.animatediff.engine.pipeline.MemoryPlan;
+import io.animatediff.engine.unet.UNet3DConditionModel;
+import java.io.PrintStream;
+import java.util.Locale;
+
+/**
+ * The memory plan against a measured UNet forward at SD1.5 widths (v2 motion module, random weights,
+ * the process's attention mode): the prediction {@link MemoryPlan#predict} makes for the forward's
+ * shape (its UNet phase plus the fixed cost) against the rise of the process's resident high-water
+ * mark (VmHWM, reset before each forward through {@code /proc/self/clear_refs}) over the resident
+ * set right before it, printed as a ratio. To show where the memory goes it also prints the resident
+ * set of the idle process, after the weights, after each forward (what the allocator keeps), the
+ * JVM's committed heap, and the largest resident set sampled after any op of the forward with the op
+ * (so a peak inside one op shows as the difference to the high-water mark).
+ *
+ * <p>Run: {@code ./animatediff bench --memory-plan --latent 32 --frames 8} (Linux only).
+ */
+public final class MemoryPlanBenchmark {
+    private static final long MIB = 1 << 20;
+
+    /** One measured forward: the prediction, the measured rise, their ratio. */
+    public record Result(long predictedBytes, long measuredBytes, double ratio) {}
+
+    private final PrintStream out;
+    private final int latent;
+    private final int frames;
+    private final boolean guidance;
+    private final int forwards;
+
+    /**
+     * {@code latent} the latent side, {@code frames} the frames per UNet call, {@code guidance}
+     * whether the batch is doubled as with classifier-free guidance, {@code forwards} how many
+     * forwards to measure (the first one also pays for one-time allocations).
+     */
+    public MemoryPlanBenchmark(PrintStream out, int latent, int frames, boolean guidance, int forwards) {
+        if (latent < 1 || frames < 1 || forwards < 1) {
+            throw new IllegalArgumentException("memory plan benchmark: latent " + latent + ", frames " + frames
+                    + ", forwards " + forwards + " must all be >= 1");
+        }
+        this.out = out;
+        this.latent = latent;
+        this.frames = frames;
+        this.guidance = guidance;
+        this.forwards = forwards;
+    }
+
+    /** Runs the forwards, printing as it goes; returns the last forward's result. */
+    public Result run() {
+        UNet2DConditionConfig cfg = UNet2DConditionConfig.sd15();
+        MotionModuleConfig mm = MotionModuleConfig.v2();
+        MemoryPlan.Job job = new MemoryPlan.Job(
+                latent * 8,
+                latent * 8,
+                frames,
+                frames,
+                guidance,
+                false,
+                cfg,
+                mm,
+                AutoencoderKLConfig.sd15(),
+                Ops.fusedAvailable(),
+                Ops.attentionBudget(),
+                1,
+                64,
+                4);
+        MemoryPlan.Estimate estimate = MemoryPlan.predict(job);
+        long predicted = estimate.unetBytes() + MemoryPlan.FIXED_BYTES;
+        int batch = guidance ? 2 : 1;
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            m.zeros(new Shape(1)).close(); // libtorch loaded
+            long idle = ResidentMemory.resident();
+            if (idle < 0) {
+                throw new IllegalStateException("memory plan benchmark: needs Linux /proc/self/status");
+            }
+            UNet3DConditionModel unet = new UNet3DConditionModel(cfg, mm);
+            FastInit.initialize(unet, m, 0);
+            long weights = ResidentMemory.resident();
+            out.printf(
+                    Locale.ROOT,
+                    "memory plan benchmark: SD1.5 + motion %s (%,d parameters, %d MiB fp32), input (%d, 4, %d, %d, %d),"
+                            + " attention %s (budget %d MiB), torch threads %s%n",
+                    mm.version(),
+                    unet.parameterCount(),
+                    unet.parameterCount() * 4 / MIB,
+                    batch,
+                    frames,
+                    latent,
+                    latent,
+                    Ops.fusedAvailable() ? "fused" : "composed",
+                    Ops.attentionBudget() / MIB,
+                    System.getProperty("ai.djl.pytorch.num_threads", "default"));
+            out.printf(
+                    Locale.ROOT,
+                    "  resident: idle with libtorch %d MiB, with weights %d MiB (+%d); JVM heap committed %d MiB%n",
+                    idle / MIB,
+                    weights / MIB,
+                    (weights - idle) / MIB,
+                    Runtime.getRuntime().totalMemory() / MIB);
+            out.printf(
+                    Locale.ROOT,
+                    "  predicted for %dx%d, %d frames, CFG %s: UNet forward %d MiB + fixed %d MiB = %d MiB%n",
+                    latent * 8,
+                    latent * 8,
+                    frames,
+                    guidance,
+                    estimate.unetBytes() / MIB,
+                    MemoryPlan.FIXED_BYTES / MIB,
+                    predicted / MIB);
+            NDArray sample = m.randomNormal(new Shape(batch, cfg.inChannels(), frames, latent, latent));
+            NDArray t = m.create(500f);
+            NDArray text = m.randomNormal(new Shape(batch, 77, cfg.crossAttentionDim()));
+            Result result = null;
+            for (int i = 1; i <= forwards; i++) {
+                result = forward(i, unet, m, sample, t, text, predicted);
+            }
+            return result;
+        }
+    }
+
+    private Result forward(
+            int index,
+            UNet3DConditionModel unet,
+            NDManager m,
+            NDArray sample,
+            NDArray t,
+            NDArray text,
+            long predicted) {
+        Sampler sampler = new Sampler();
+        long before = ResidentMemory.resetPeak();
+        long heapBefore = Runtime.getRuntime().totalMemory();
+        long start = System.nanoTime();
+        Ops.setObserver(sampler);
+        try (NDManager s = m.newSubManager()) {
+            sample.tempAttach(s);
+            t.tempAttach(s);
+            text.tempAttach(s);
+            unet.forward(sample, t, text).attach(s);
+        } finally {
+            Ops.setObserver(null);
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        long peak = ResidentMemory.peakResident();
+        long after = ResidentMemory.resident();
+        long measured = peak - before;
+        double ratio = predicted / (double) measured;
+        out.printf(
+                Locale.ROOT,
+                "  forward %d (%.1f s): resident before %d MiB, peak %d MiB, after %d MiB (kept +%d);"
+                        + " largest after an op %d MiB (after op %d of %d, %s); JVM heap committed %+d MiB%n",
+                index,
+                seconds,
+                before / MIB,
+                peak / MIB,
+                after / MIB,
+                (after - before) / MIB,
+                sampler.max / MIB,
+                sampler.maxAt,
+                sampler.ops,
+                sampler.maxKind,
+                (Runtime.getRuntime().totalMemory() - heapBefore) / MIB);
+        out.printf(
+                Locale.ROOT,
+                "  forward %d: predicted %d MiB vs measured peak rise %d MiB: ratio %.2f (predicted/measured)%n",
+                index,
+                predicted / MIB,
+                measured / MIB,
+                ratio);
+        return new Result(predicted, measured, ratio);
+    }
+
+    /** Samples the resident set after every op. */
+    private static final class Sampler implements OpObserver {
+        long max;
+        int maxAt;
+        int ops;
+        Kind maxKind;
+
+        @Override
+        public void record(Kind kind, long flops, long nanos) {
+            ops++;
+            long rss = ResidentMemory.resident();
+            if (rss > max) {
+                max = rss;
+                maxAt = ops;
+                maxKind = kind;
+            }
+        }
+    }
+}
