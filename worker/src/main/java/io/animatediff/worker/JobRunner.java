@@ -140,6 +140,7 @@ public final class JobRunner {
             metrics.job(Outcome.RELEASED);
             return Disposition.RELEASE;
         } finally {
+            control.leaveBatch(); // refused, cancelled while queued, unreadable: its batch goes on without it
             metrics.jobDuration(System.nanoTime() - control.dequeuedNanos());
             metrics.busy(false);
         }
@@ -240,8 +241,7 @@ public final class JobRunner {
                     throw e;
                 }
                 LOG.warn(
-                        "job {} attempt {}: storage unavailable (round {}, waited {} of {} s), trying again in {} ms:"
-                                + " {}",
+                        "job {} attempt {}: storage unavailable (round {}, waited {} of {} s), trying again in {} ms: {}",
                         job.jobId(),
                         job.attempt(),
                         round,

@@ -276,8 +276,8 @@ public final class WorkerMetrics {
                 firstStepSeconds.sum(),
                 firstStepCount.sum());
         summary(sb, "animatediff_worker_job_seconds", "Dequeue to disposition", jobSeconds.sum(), jobCount.sum());
-        sb.append("# HELP animatediff_worker_job_phase_seconds Time jobs spent per phase (queue = submitted to"
-                + " dequeued)\n");
+        sb.append(
+                "# HELP animatediff_worker_job_phase_seconds Time jobs spent per phase (queue = submitted to dequeued)\n");
         sb.append("# TYPE animatediff_worker_job_phase_seconds summary\n");
         for (String ph : PHASES) {
             DoubleAdder sum = phaseSeconds.get(ph);

@@ -23,12 +23,18 @@ import org.junit.jupiter.api.Test;
  * batch), a cancelled job leaves the batch without changing the others, incompatible jobs are
  * refused naming the field.
  *
- * <p>Tolerance: measured max |batched - alone| on these jobs was 0 to 1e-6 (float32 batched GEMMs
- * may round differently); the test allows atol 1e-5 + rtol 1e-4 on latents and frames.
+ * <p>Tolerance: the UNet's float32 kernels round differently for a batch of 2K rows than for 2, and
+ * classifier-free guidance multiplies the difference of the two halves by the guidance scale (up to
+ * 12 here) at every step: measured max |batched - alone| of the final latents (unit scale) 2.3e-5 at
+ * guidance 7.5 after 3 DDIM steps, 0 to 1e-5 without guidance (LCM). Latents are compared with
+ * atol 5e-4 + rtol 1e-3 (a mixed-up prompt, seed or scale differs by 0.1 or more); frames, which
+ * are 8-bit, within one level (1/255) everywhere with at most 2% of the values one level off.
  */
 class BatchedGenerationTest {
-    private static final double ATOL = 1e-5;
-    private static final double RTOL = 1e-4;
+    private static final double ATOL = 5e-4;
+    private static final double RTOL = 1e-3;
+    /** One level of the 8-bit frames, and a little for the float conversion. */
+    private static final double FRAME_ATOL = 1.0 / 255 + 1e-6;
 
     private static AnimateDiffModel model;
 
@@ -56,15 +62,15 @@ class BatchedGenerationTest {
         return Collections.nCopies(n, StepListener.NONE);
     }
 
-    private static void assertClose(float[] batched, float[] alone, String what) {
+    private static void assertClose(float[] batched, float[] alone, double atol, double rtol, String what) {
         assertEquals(alone.length, batched.length, what + ": size");
         double norm = 0;
         for (int i = 0; i < alone.length; i++) {
             norm += Math.abs(alone[i]);
-            double bound = ATOL + RTOL * Math.abs(alone[i]);
+            double bound = atol + rtol * Math.abs(alone[i]);
             if (!(Math.abs(batched[i] - alone[i]) <= bound)) {
                 throw new AssertionError(what + ": element " + i + " is " + batched[i] + " batched, " + alone[i]
-                        + " alone (atol " + ATOL + ", rtol " + RTOL + ")");
+                        + " alone (atol " + atol + ", rtol " + rtol + ")");
             }
         }
         assertTrue(norm > 0, what + ": all zero, the comparison would be vacuous");
@@ -87,13 +93,22 @@ class BatchedGenerationTest {
             assertNotNull(b, "job " + k + " has a result");
             assertEquals(
                     List.of(a.latentShape()[0], a.latentShape()[1]), List.of(b.latentShape()[0], b.latentShape()[1]));
-            assertClose(b.latents(), a.latents(), "job " + k + " latents");
-            assertClose(b.frames().toFloatCHW(), a.frames().toFloatCHW(), "job " + k + " frames");
+            float[] fa = a.frames().toFloatCHW();
+            float[] fb = b.frames().toFloatCHW();
+            int off = 0;
+            for (int i = 0; i < fa.length; i++) {
+                off += fa[i] == fb[i] ? 0 : 1;
+            }
             System.out.printf(
-                    "batched job %d: max |batched - alone| latents %.3g, frames %.3g%n",
+                    "batched job %d: max |batched - alone| latents %.3g, frames %.3g (%d of %d values off)%n",
                     k,
                     maxDiff(b.latents(), a.latents()),
-                    maxDiff(b.frames().toFloatCHW(), a.frames().toFloatCHW()));
+                    maxDiff(fb, fa),
+                    off,
+                    fa.length);
+            assertClose(b.latents(), a.latents(), ATOL, RTOL, "job " + k + " latents");
+            assertClose(fb, fa, FRAME_ATOL, 0, "job " + k + " frames");
+            assertTrue(off <= fa.length / 50, "job " + k + ": " + off + " of " + fa.length + " frame values differ");
         }
     }
 
