@@ -101,11 +101,7 @@ class BatchedGenerationTest {
             }
             System.out.printf(
                     "batched job %d: max |batched - alone| latents %.3g, frames %.3g (%d of %d values off)%n",
-                    k,
-                    maxDiff(b.latents(), a.latents()),
-                    maxDiff(fb, fa),
-                    off,
-                    fa.length);
+                    k, maxDiff(b.latents(), a.latents()), maxDiff(fb, fa), off, fa.length);
             assertClose(b.latents(), a.latents(), ATOL, RTOL, "job " + k + " latents");
             assertClose(fb, fa, FRAME_ATOL, 0, "job " + k + " frames");
             assertTrue(off <= fa.length / 50, "job " + k + ": " + off + " of " + fa.length + " frame values differ");
