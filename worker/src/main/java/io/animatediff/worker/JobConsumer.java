@@ -199,6 +199,8 @@ public final class JobConsumer implements Runnable, AutoCloseable {
                 consumer.poll(settings.pollTimeout()).forEach(fetched::add);
                 if (batching.max() > 1 && !fetched.isEmpty() && fetched.size() < batching.max()) {
                     consumer.poll(Duration.ZERO).forEach(fetched::add); // what was already fetched too
+                    Set<TopicPartition> owned = consumer.assignment(); // a rebalance may run in that poll
+                    fetched.removeIf(r -> !owned.contains(partition(r)));
                 }
                 if (!fetched.isEmpty()) {
                     if (inFlight.isEmpty()) {
