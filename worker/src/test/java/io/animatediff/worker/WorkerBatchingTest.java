@@ -19,11 +19,13 @@ import org.junit.jupiter.api.Test;
 /**
  * Cross-job batching through the real broker and store: three compatible jobs queued together run
  * as one batch (one UNet call per step) and each stores the frames it stores when run alone; an
- * incompatible job queued with them runs alone; every offset is committed (nothing is run twice).
+ * incompatible job queued with them runs alone; nothing runs twice. Frames are 8-bit: batched and
+ * alone agree within one level everywhere, at most 2% of the values one level off (the engine's
+ * BatchedGenerationTest measures the float differences behind it).
  */
 class WorkerBatchingTest {
-    private static final double ATOL = 1e-5;
-    private static final double RTOL = 1e-4;
+    /** One level of the 8-bit frames, and a little for the float conversion. */
+    private static final double ATOL = 1.0 / 255 + 1e-6;
 
     private static GenerationRequest.Builder frames() {
         return FleetFixture.tinyRequest().outputFormats(List.of("frames"));
@@ -89,13 +91,16 @@ class WorkerBatchingTest {
                 float[] b = batched.get(k);
                 assertEquals(one.length, b.length);
                 double norm = 0;
+                int off = 0;
                 for (int i = 0; i < one.length; i++) {
                     norm += Math.abs(one[i]);
+                    off += b[i] == one[i] ? 0 : 1;
                     assertTrue(
-                            Math.abs(b[i] - one[i]) <= ATOL + RTOL * Math.abs(one[i]),
+                            Math.abs(b[i] - one[i]) <= ATOL,
                             "job " + k + " value " + i + ": batched " + b[i] + ", alone " + one[i]);
                 }
                 assertTrue(norm > 0, "frames are not all zero");
+                assertTrue(off <= one.length / 50, "job " + k + ": " + off + " of " + one.length + " values differ");
             }
             assertEquals(1, worker.metrics().batches(), "single jobs do not batch");
             // nothing ran twice (every offset of the batch was committed once its jobs were done)
