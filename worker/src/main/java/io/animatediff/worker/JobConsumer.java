@@ -3,18 +3,24 @@ package io.animatediff.worker;
 import io.animatediff.common.Topics;
 import io.animatediff.worker.JobRunner.Disposition;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -47,7 +53,13 @@ import org.slf4j.LoggerFactory;
  *       committed in the callback if it had already finished; the new owner runs it otherwise.
  *       Newly assigned partitions are paused while a job runs. Lost partitions are never committed;
  *   <li>{@link #close()} (SIGTERM): stops polling, aborts the running job (left uncommitted unless it
- *       had finished), closes the consumer so the group rebalances at once.
+ *       had finished), closes the consumer so the group rebalances at once;
+ *   <li>with {@link Batching} (the worker's {@code ANIMATEDIFF_BATCH_MAX} > 1), up to {@code max}
+ *       records of one poll whose batch keys are equal (compatible jobs) are taken together, each on
+ *       its own job thread meeting the others at a {@link PipelineBatch}; the records left out are
+ *       read again afterwards (within a partition only a prefix joins, so no offset is skipped).
+ *       Offsets are committed once every job of the group is done, per partition up to the first
+ *       job that was not {@link Disposition#COMMIT}ted, which is read again.
  * </ul>
  */
 public final class JobConsumer implements Runnable, AutoCloseable {
@@ -66,12 +78,15 @@ public final class JobConsumer implements Runnable, AutoCloseable {
 
     private final Settings settings;
     private final Handler runner;
+    private final Batching batching;
     private final KafkaConsumer<String, byte[]> consumer;
     private final ExecutorService jobThread;
     private volatile boolean stopping;
     private volatile boolean running;
     private volatile Set<TopicPartition> assignment = Set.of();
-    private InFlight inFlight;
+    /** The records being worked on: empty when idle, several when taken as a batch. */
+    private final List<InFlight> inFlight = new ArrayList<>();
+
     private long resumeAfterNanos;
     private Thread thread;
 
@@ -89,6 +104,20 @@ public final class JobConsumer implements Runnable, AutoCloseable {
             Duration maxPollInterval,
             Duration pollTimeout) {}
 
+    /**
+     * Taking compatible jobs together: at most {@code max} records of one poll whose {@code key} is
+     * the same non-null string (null: the record runs alone). {@link #OFF}: one record at a time.
+     */
+    public record Batching(int max, Function<ConsumerRecord<String, byte[]>, String> key) {
+        public static final Batching OFF = new Batching(1, r -> null);
+
+        public Batching {
+            if (max < 1) {
+                throw new IllegalArgumentException("batch max " + max + " must be >= 1 (1: no batching)");
+            }
+        }
+    }
+
     /** Runs one record's job; the returned disposition decides the commit. */
     @FunctionalInterface
     public interface Handler {
@@ -105,18 +134,24 @@ public final class JobConsumer implements Runnable, AutoCloseable {
                         "worker",
                         config.maxPollInterval(),
                         config.pollTimeout()),
-                runner::handle);
+                runner::handle,
+                new Batching(config.batchMax(), JobRunner::batchKey));
     }
 
     public JobConsumer(Settings settings, Handler runner) {
+        this(settings, runner, Batching.OFF);
+    }
+
+    public JobConsumer(Settings settings, Handler runner, Batching batching) {
         this.settings = settings;
         this.runner = runner;
+        this.batching = batching;
         Properties p = new Properties();
         p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, settings.bootstrapServers());
         p.put(ConsumerConfig.GROUP_ID_CONFIG, settings.groupId());
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, settings.memberId() + "-jobs");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, "false");
-        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, "1");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Integer.toString(batching.max()));
         p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
         p.put(ConsumerConfig.ALLOW_AUTO_CREATE_TOPICS_CONFIG, "false");
         p.put(
@@ -126,8 +161,10 @@ public final class JobConsumer implements Runnable, AutoCloseable {
         p.put(ConsumerConfig.HEARTBEAT_INTERVAL_MS_CONFIG, Long.toString(SESSION_TIMEOUT.toMillis() / 4));
         p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
         this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
-        this.jobThread = Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, settings.role() + "-job-" + settings.memberId());
+        AtomicInteger threads = new AtomicInteger();
+        this.jobThread = Executors.newFixedThreadPool(batching.max(), r -> {
+            int n = threads.getAndIncrement();
+            Thread t = new Thread(r, settings.role() + "-job-" + settings.memberId() + (n == 0 ? "" : "-" + n));
             t.setDaemon(true);
             return t;
         });
@@ -158,20 +195,25 @@ public final class JobConsumer implements Runnable, AutoCloseable {
         try {
             consumer.subscribe(List.of(settings.topic()), new Rebalance());
             while (!stopping) {
-                for (ConsumerRecord<String, byte[]> record : consumer.poll(settings.pollTimeout())) {
-                    TopicPartition tp = new TopicPartition(record.topic(), record.partition());
-                    if (inFlight != null) {
-                        // one job at a time: read it again once the running job is done
-                        consumer.seek(tp, record.offset());
-                        consumer.pause(List.of(tp));
-                        continue;
-                    }
-                    start(record, tp);
+                List<ConsumerRecord<String, byte[]>> fetched = new ArrayList<>();
+                consumer.poll(settings.pollTimeout()).forEach(fetched::add);
+                if (batching.max() > 1 && !fetched.isEmpty() && fetched.size() < batching.max()) {
+                    consumer.poll(Duration.ZERO).forEach(fetched::add); // what was already fetched too
+                    Set<TopicPartition> owned = consumer.assignment(); // a rebalance may run in that poll
+                    fetched.removeIf(r -> !owned.contains(partition(r)));
                 }
-                if (inFlight != null && inFlight.result().isDone()) {
+                if (!fetched.isEmpty()) {
+                    if (inFlight.isEmpty()) {
+                        start(fetched);
+                    } else {
+                        rewind(fetched); // one job (or batch) at a time: read them again afterwards
+                    }
+                }
+                if (!inFlight.isEmpty()
+                        && inFlight.stream().allMatch(j -> j.result().isDone())) {
                     finish();
                 }
-                if (inFlight == null && resumeAfterNanos != 0 && System.nanoTime() - resumeAfterNanos >= 0) {
+                if (inFlight.isEmpty() && resumeAfterNanos != 0 && System.nanoTime() - resumeAfterNanos >= 0) {
                     resumeAfterNanos = 0;
                     consumer.resume(consumer.paused());
                 }
@@ -188,46 +230,135 @@ public final class JobConsumer implements Runnable, AutoCloseable {
         }
     }
 
-    private void start(ConsumerRecord<String, byte[]> record, TopicPartition tp) {
-        JobControl control = new JobControl(System.nanoTime());
-        Future<Disposition> result = jobThread.submit(() -> runner.handle(record, control));
-        inFlight = new InFlight(tp, record.offset(), result, control);
-        consumer.pause(consumer.assignment());
-        LOG.debug("took {}@{} (key {})", tp, record.offset(), record.key());
+    private static TopicPartition partition(ConsumerRecord<String, byte[]> r) {
+        return new TopicPartition(r.topic(), r.partition());
     }
 
-    private void finish() {
-        InFlight job = inFlight;
-        inFlight = null;
-        Disposition d = await(job, Duration.ZERO);
-        if (d == Disposition.COMMIT) {
-            commit(job);
-            consumer.resume(consumer.paused());
-        } else {
-            // read it again after a pause (Kafka or a bug made it unfinishable just now)
-            if (consumer.assignment().contains(job.partition())) {
-                consumer.seek(job.partition(), job.offset());
+    /** Seeks each partition back to its first record here and pauses it: the records are read again. */
+    private void rewind(List<ConsumerRecord<String, byte[]>> records) {
+        Set<TopicPartition> seen = new HashSet<>();
+        for (ConsumerRecord<String, byte[]> r : records) {
+            TopicPartition tp = partition(r);
+            if (seen.add(tp)) { // records of a partition come in offset order: the first is the lowest
+                consumer.seek(tp, r.offset());
             }
-            resumeAfterNanos = System.nanoTime() + RELEASE_BACKOFF.toNanos();
+        }
+        consumer.pause(seen);
+    }
+
+    /** The batch key of a record, or null (runs alone) when there is none or it cannot be read. */
+    private String batchKey(ConsumerRecord<String, byte[]> r) {
+        try {
+            return batching.key().apply(r);
+        } catch (RuntimeException e) {
+            return null;
         }
     }
 
-    private void commit(InFlight job) {
-        Map<TopicPartition, OffsetAndMetadata> offset =
-                Map.of(job.partition(), new OffsetAndMetadata(job.offset() + 1));
+    /**
+     * Starts the first record, with up to {@code max - 1} later ones of the same batch key (a
+     * partition's records join only as a prefix); the others are rewound.
+     */
+    private void start(List<ConsumerRecord<String, byte[]>> fetched) {
+        List<ConsumerRecord<String, byte[]>> group = new ArrayList<>(List.of(fetched.get(0)));
+        List<ConsumerRecord<String, byte[]>> rest = new ArrayList<>();
+        String key = batching.max() > 1 ? batchKey(fetched.get(0)) : null;
+        Set<TopicPartition> leftOut = new HashSet<>();
+        for (ConsumerRecord<String, byte[]> r : fetched.subList(1, fetched.size())) {
+            TopicPartition tp = partition(r);
+            if (key != null && group.size() < batching.max() && !leftOut.contains(tp) && key.equals(batchKey(r))) {
+                group.add(r);
+            } else {
+                leftOut.add(tp);
+                rest.add(r);
+            }
+        }
+        if (!rest.isEmpty()) {
+            rewind(rest);
+        }
+        PipelineBatch batch = group.size() > 1
+                ? new PipelineBatch(group.size(), settings.role() + "-batch-" + settings.memberId())
+                : null;
+        long now = System.nanoTime();
+        for (ConsumerRecord<String, byte[]> record : group) {
+            JobControl control = new JobControl(now, batch);
+            Future<Disposition> result = jobThread.submit(() -> runner.handle(record, control));
+            inFlight.add(new InFlight(partition(record), record.offset(), result, control));
+            LOG.debug("took {}@{} (key {})", partition(record), record.offset(), record.key());
+        }
+        if (batch != null) {
+            LOG.info(
+                    "took {} compatible jobs together: {}",
+                    group.size(),
+                    group.stream().map(ConsumerRecord::key).toList());
+        }
+        consumer.pause(consumer.assignment());
+    }
+
+    private void finish() {
+        Map<InFlight, Disposition> done = new LinkedHashMap<>();
+        for (InFlight job : inFlight) {
+            done.put(job, await(job, Duration.ZERO));
+        }
+        inFlight.clear();
+        if (settle(done, true, Set.of())) {
+            // read the released records again after a pause (Kafka or a bug made them unfinishable just now)
+            resumeAfterNanos = System.nanoTime() + RELEASE_BACKOFF.toNanos();
+        } else {
+            consumer.resume(consumer.paused());
+        }
+    }
+
+    /**
+     * Commits, per partition, the offsets up to the first job that was not committable (when {@code
+     * mayCommit}) and seeks that partition back to it unless it is {@code moving}; returns whether
+     * any job was left uncommitted.
+     */
+    private boolean settle(Map<InFlight, Disposition> done, boolean mayCommit, Collection<TopicPartition> moving) {
+        Map<TopicPartition, List<InFlight>> byPartition = new LinkedHashMap<>();
+        done.keySet()
+                .forEach(j -> byPartition
+                        .computeIfAbsent(j.partition(), k -> new ArrayList<>())
+                        .add(j));
+        Map<TopicPartition, OffsetAndMetadata> offsets =
+                new TreeMap<>(Comparator.comparing(TopicPartition::topic).thenComparingInt(TopicPartition::partition));
+        boolean released = false;
+        for (Map.Entry<TopicPartition, List<InFlight>> e : byPartition.entrySet()) {
+            TopicPartition tp = e.getKey();
+            List<InFlight> jobs = e.getValue();
+            jobs.sort(Comparator.comparingLong(InFlight::offset));
+            for (InFlight job : jobs) {
+                if (done.get(job) != Disposition.COMMIT || !mayCommit) {
+                    released = true;
+                    if (!moving.contains(tp) && consumer.assignment().contains(tp)) {
+                        consumer.seek(tp, job.offset());
+                    }
+                    break;
+                }
+                offsets.put(tp, new OffsetAndMetadata(job.offset() + 1));
+            }
+        }
+        commit(offsets);
+        return released;
+    }
+
+    private void commit(Map<TopicPartition, OffsetAndMetadata> offsets) {
+        if (offsets.isEmpty()) {
+            return;
+        }
         try {
             try {
-                consumer.commitSync(offset);
+                consumer.commitSync(offsets);
             } catch (WakeupException e) {
                 // shutdown raced the commit: commit anyway (a wakeup fires once), then stop
-                consumer.commitSync(offset);
+                consumer.commitSync(offsets);
                 throw e;
             }
         } catch (WakeupException e) {
             throw e;
         } catch (KafkaException e) {
             // e.g. the partition moved in a rebalance: the new owner runs the job again (same keys)
-            LOG.warn("commit of {}@{} failed: {}", job.partition(), job.offset(), e.toString());
+            LOG.warn("commit of {} failed: {}", offsets, e.toString());
         }
     }
 
@@ -243,21 +374,31 @@ public final class JobConsumer implements Runnable, AutoCloseable {
         }
     }
 
-    /** Aborts the running job and waits for it; returns its disposition. */
-    private Disposition abortAndWait(InFlight job, String reason) {
-        job.control().abort(reason);
-        return await(job, ABORT_WAIT);
+    /**
+     * Aborts the jobs that are still running (all first, so a batch drops them at one step boundary)
+     * and waits for each; returns every job's disposition.
+     */
+    private static Map<InFlight, Disposition> abortAndWait(List<InFlight> jobs, String reason) {
+        for (InFlight job : jobs) {
+            if (!job.result().isDone()) {
+                job.control().abort(reason);
+            }
+        }
+        Map<InFlight, Disposition> out = new LinkedHashMap<>();
+        for (InFlight job : jobs) {
+            out.put(job, job.result().isDone() ? await(job, Duration.ZERO) : await(job, ABORT_WAIT));
+        }
+        return out;
     }
 
     private void shutdown() {
         try {
-            if (inFlight != null) {
-                InFlight job = inFlight;
-                inFlight = null;
-                if (abortAndWait(job, settings.role() + " shutting down") == Disposition.COMMIT) {
-                    commit(job);
-                } else {
-                    LOG.info("left {}@{} uncommitted for another {}", job.partition(), job.offset(), settings.role());
+            if (!inFlight.isEmpty()) {
+                List<InFlight> jobs = new ArrayList<>(inFlight);
+                inFlight.clear();
+                Map<InFlight, Disposition> done = abortAndWait(jobs, settings.role() + " shutting down");
+                if (settle(done, true, consumer.assignment())) {
+                    LOG.info("left {} job(s) uncommitted for another {}", jobs.size(), settings.role());
                 }
             }
         } finally {
@@ -300,7 +441,7 @@ public final class JobConsumer implements Runnable, AutoCloseable {
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
-            if (inFlight != null && !partitions.isEmpty()) {
+            if (!inFlight.isEmpty() && !partitions.isEmpty()) {
                 consumer.pause(partitions);
             }
             updateAssignment();
@@ -310,26 +451,27 @@ public final class JobConsumer implements Runnable, AutoCloseable {
         }
 
         private void release(Collection<TopicPartition> partitions, boolean mayCommit) {
-            InFlight job = inFlight;
-            if (job == null || !partitions.contains(job.partition())) {
+            List<InFlight> moving = inFlight.stream()
+                    .filter(j -> partitions.contains(j.partition()))
+                    .toList();
+            if (moving.isEmpty()) {
                 return;
             }
-            inFlight = null;
-            Disposition d = job.result().isDone()
-                    ? await(job, Duration.ZERO)
-                    : abortAndWait(job, "partition " + job.partition() + " moved to another " + settings.role());
-            if (d == Disposition.COMMIT && mayCommit) {
-                commit(job);
-            } else {
+            inFlight.removeAll(moving);
+            Map<InFlight, Disposition> done = abortAndWait(moving, "partition moved to another " + settings.role());
+            if (settle(done, mayCommit, partitions)) {
                 LOG.info(
-                        "{}@{} left uncommitted: its partition moved to another {}",
-                        job.partition(),
-                        job.offset(),
+                        "{} left (partly) uncommitted: its partition moved to another {}",
+                        moving.stream()
+                                .map(j -> j.partition() + "@" + j.offset())
+                                .toList(),
                         settings.role());
             }
-            Set<TopicPartition> keep = new HashSet<>(consumer.assignment());
-            keep.removeAll(partitions);
-            consumer.resume(keep);
+            if (inFlight.isEmpty()) {
+                Set<TopicPartition> keep = new HashSet<>(consumer.assignment());
+                keep.removeAll(partitions);
+                consumer.resume(keep);
+            }
         }
 
         private void updateAssignment() {

@@ -16,9 +16,28 @@ public final class JobControl {
     private final Map<String, Long> marks = new LinkedHashMap<>();
     private final CountDownLatch aborted = new CountDownLatch(1);
     private volatile String abortReason;
+    private final PipelineBatch batch;
 
     public JobControl(long dequeuedNanos) {
+        this(dequeuedNanos, null);
+    }
+
+    /** A job taken together with others: its pipeline step runs with {@code batch} (null: alone). */
+    JobControl(long dequeuedNanos, PipelineBatch batch) {
         this.dequeuedNanos = dequeuedNanos;
+        this.batch = batch;
+    }
+
+    /** The batch this job's pipeline step runs with, or null when it runs alone. */
+    PipelineBatch batch() {
+        return batch;
+    }
+
+    /** Tells the batch, if any, that this job will not reach its pipeline step (idempotent). */
+    void leaveBatch() {
+        if (batch != null) {
+            batch.leave(this);
+        }
     }
 
     /** {@link System#nanoTime()} when the message was dequeued. */

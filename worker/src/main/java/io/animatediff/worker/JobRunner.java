@@ -140,6 +140,7 @@ public final class JobRunner {
             metrics.job(Outcome.RELEASED);
             return Disposition.RELEASE;
         } finally {
+            control.leaveBatch(); // refused, cancelled while queued, unreadable: its batch goes on without it
             metrics.jobDuration(System.nanoTime() - control.dequeuedNanos());
             metrics.busy(false);
         }
@@ -167,7 +168,12 @@ public final class JobRunner {
         }
         // 3.-7. run
         try {
-            List<ResultObject> results = executeWaitingOutStorage(job, control);
+            List<ResultObject> results;
+            try {
+                results = executeWaitingOutStorage(job, control);
+            } finally {
+                control.leaveBatch(); // a job that never reached its pipeline step lets its batch go on
+            }
             events.publish(JobEvent.succeeded(id, clock.instant(), job.attempt(), config.workerId(), results));
             metrics.job(Outcome.SUCCEEDED);
             control.mark("succeeded");
@@ -505,10 +511,17 @@ public final class JobRunner {
         };
         try (NDManager inputs = model.manager().newSubManager()) {
             features(r, params, inputs);
+            boolean split = plan != null && !plan.changes().isEmpty();
             if (plan != null) {
                 plan.apply(params);
             }
-            AnimationResult result = new AnimationPipeline(model).run(params.build(), listener, true);
+            if (split) {
+                control.leaveBatch(); // a job that needed a memory split runs alone, with its split plan
+            }
+            AnimationResult result = control.batch() == null || split
+                    ? new AnimationPipeline(model).run(params.build(), listener, true)
+                    : control.batch()
+                            .run(control, params.build(), listener, model, config.memoryBudgetBytes(), metrics);
             if (denoiseEnd[0] != 0) {
                 metrics.phase("decode", System.nanoTime() - denoiseEnd[0]);
             }
@@ -536,6 +549,41 @@ public final class JobRunner {
                             + " (the job is retried; report it if it keeps failing)",
                     e);
         }
+    }
+
+    /**
+     * The batch key of a {@code animatediff.generate} record (see {@link JobConsumer.Batching}): equal
+     * for jobs that may share one UNet call per step (same base model and motion module, size,
+     * frames, steps, scheduler, timestep spacing, motion scale, with or without guidance), null for
+     * a job that runs alone (LoRAs, which are merged into the shared weights, context windows,
+     * prompt travel, FreeInit, video input, or an unreadable message).
+     */
+    static String batchKey(ConsumerRecord<String, byte[]> record) {
+        GenerationJob job;
+        try {
+            job = Json.read(record.value(), GenerationJob.class);
+        } catch (RuntimeException e) {
+            return null;
+        }
+        GenerationRequest r = job.request();
+        if (!r.loras().isEmpty()
+                || !r.motionLoras().isEmpty()
+                || r.context() != null
+                || (r.promptMap() != null && !r.promptMap().isEmpty())
+                || r.freeInit() != null
+                || r.video() != null) {
+            return null;
+        }
+        return String.join(
+                "\n",
+                r.baseModel(),
+                r.motionModule(),
+                r.width() + "x" + r.height() + "x" + r.numFrames(),
+                Integer.toString(r.numInferenceSteps()),
+                String.valueOf(r.scheduler()),
+                String.valueOf(r.timestepSpacing()),
+                Double.toString(r.motionScale()),
+                Boolean.toString(r.guidanceScale() > 1.0));
     }
 
     /** Context windows, FreeInit and the video-to-video input of a request, on the engine's terms. */

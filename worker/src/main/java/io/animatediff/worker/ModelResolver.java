@@ -140,8 +140,11 @@ public final class ModelResolver implements AutoCloseable {
         }
     }
 
-    /** The base model with its motion module, from the memory cache or loaded. */
-    public Loaded acquire(ModelManifest base, ModelManifest motion) {
+    /**
+     * The base model with its motion module, from the memory cache or loaded. Synchronized: the jobs
+     * of a batch acquire on their own threads and must share one loaded instance.
+     */
+    public synchronized Loaded acquire(ModelManifest base, ModelManifest motion) {
         MotionNorm norm = motionNorm(motion);
         Key key = new Key(
                 base.name() + "-" + ModelDiskCache.contentId(base),

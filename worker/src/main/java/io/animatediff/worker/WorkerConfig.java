@@ -55,6 +55,9 @@ import java.util.function.Function;
  * @param memoryBudgetBytes native memory one job may use on top of its loaded models, as predicted
  *     from its shape by the engine's MemoryPlan; a job predicted above it runs with the splits
  *     MemoryPlan.fit chooses (same output), and fails OUT_OF_MEMORY before it runs if still above ({@code ANIMATEDIFF_MEMORY_BUDGET_BYTES}, default 0: no limit; suffixes k, m, g)
+ * @param batchMax most compatible queued jobs run as one batch, one UNet call per step ({@code
+ *     ANIMATEDIFF_BATCH_MAX}, property {@code animatediff.batch-max}, default 1: no batching; see
+ *     the README's "Batching" figures for when it pays)
  */
 public record WorkerConfig(
         String bootstrapServers,
@@ -75,7 +78,8 @@ public record WorkerConfig(
         boolean warmup,
         ValidationLimits limits,
         Duration storagePatience,
-        long memoryBudgetBytes) {
+        long memoryBudgetBytes,
+        int batchMax) {
 
     public static final String ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS";
     public static final String ENV_CACHE_DIR = "ANIMATEDIFF_CACHE_DIR";
@@ -91,6 +95,9 @@ public record WorkerConfig(
     public static final String ENV_WARMUP = "ANIMATEDIFF_WORKER_WARMUP";
     public static final String ENV_STORAGE_PATIENCE_MS = "ANIMATEDIFF_WORKER_STORAGE_PATIENCE_MS";
     public static final String ENV_MEMORY_BUDGET_BYTES = "ANIMATEDIFF_MEMORY_BUDGET_BYTES";
+    public static final String ENV_BATCH_MAX = "ANIMATEDIFF_BATCH_MAX";
+    /** Most jobs in one batch: far above what pays on any device, and bounded by max.poll.records. */
+    public static final int MAX_BATCH = 64;
 
     public static final int DEFAULT_HEALTH_PORT = 8081;
     public static final int DEFAULT_MAX_ATTEMPTS = 3;
@@ -113,6 +120,10 @@ public record WorkerConfig(
         if (memoryBudgetBytes < 0) {
             throw new IllegalArgumentException(ENV_MEMORY_BUDGET_BYTES + " is " + memoryBudgetBytes
                     + ": use 0 (no limit) or more bytes (suffix k, m or g)");
+        }
+        if (batchMax < 1 || batchMax > MAX_BATCH) {
+            throw new IllegalArgumentException(ENV_BATCH_MAX + " is " + batchMax + ": use 1 (no batching) to "
+                    + MAX_BATCH + " (most compatible jobs run as one batch)");
         }
         if (modelCacheBytes < 0) {
             throw new IllegalArgumentException(
@@ -157,7 +168,8 @@ public record WorkerConfig(
                 true,
                 ValidationLimits.DEFAULTS,
                 Duration.ofMinutes(2),
-                0);
+                0,
+                1);
     }
 
     /** Reads system properties, then environment variables, then the defaults. */
@@ -202,7 +214,8 @@ public record WorkerConfig(
                 bool(lookup, ENV_WARMUP, d.warmup),
                 d.limits,
                 millis(lookup, ENV_STORAGE_PATIENCE_MS, d.storagePatience),
-                bytes(lookup, ENV_MEMORY_BUDGET_BYTES, d.memoryBudgetBytes));
+                bytes(lookup, ENV_MEMORY_BUDGET_BYTES, d.memoryBudgetBytes),
+                intValue(lookup, ENV_BATCH_MAX, d.batchMax));
     }
 
     /** {@code animatediff.worker.max-attempts} for {@code ANIMATEDIFF_WORKER_MAX_ATTEMPTS}. */
@@ -281,6 +294,7 @@ public record WorkerConfig(
         private ValidationLimits limits;
         private Duration storagePatience;
         private long memoryBudgetBytes;
+        private int batchMax;
 
         private Builder(WorkerConfig c) {
             bootstrapServers = c.bootstrapServers;
@@ -302,6 +316,7 @@ public record WorkerConfig(
             limits = c.limits;
             storagePatience = c.storagePatience;
             memoryBudgetBytes = c.memoryBudgetBytes;
+            batchMax = c.batchMax;
         }
 
         public Builder store(StoreConfig v) {
@@ -394,6 +409,11 @@ public record WorkerConfig(
             return this;
         }
 
+        public Builder batchMax(int v) {
+            batchMax = v;
+            return this;
+        }
+
         public WorkerConfig build() {
             return new WorkerConfig(
                     bootstrapServers,
@@ -414,7 +434,8 @@ public record WorkerConfig(
                     warmup,
                     limits,
                     storagePatience,
-                    memoryBudgetBytes);
+                    memoryBudgetBytes,
+                    batchMax);
         }
     }
 

@@ -74,6 +74,7 @@ public final class WorkerMain {
                 "  " + WorkerConfig.ENV_PARTITIONS + " / " + WorkerConfig.ENV_REPLICATION
                         + "  settings of topics this worker creates (6 / 1)",
                 "  " + WorkerConfig.ENV_WARMUP + "          tiny forward before ready (true)",
-                "  " + WorkerConfig.ENV_MEMORY_BUDGET_BYTES + " refuse jobs predicted above it (0: no limit)");
+                "  " + WorkerConfig.ENV_MEMORY_BUDGET_BYTES + " refuse jobs predicted above it (0: no limit)",
+                "  " + WorkerConfig.ENV_BATCH_MAX + "           most compatible jobs run as one batch (1: off)");
     }
 }

@@ -52,7 +52,9 @@ public final class WorkerMetrics {
     private final Map<String, LongAdder> failures = new ConcurrentHashMap<>();
     private final LongAdder denoiseSteps = new LongAdder();
     private final AtomicLong lastStepsPerSecondMilli = new AtomicLong();
-    private volatile boolean busy;
+    private final AtomicLong busy = new AtomicLong();
+    private final LongAdder batches = new LongAdder();
+    private final LongAdder batchedJobs = new LongAdder();
     private volatile BooleanSupplier ready = () -> false;
 
     public void modelCacheHit() {
@@ -137,8 +139,25 @@ public final class WorkerMetrics {
         return a == null ? 0 : a.sum();
     }
 
+    /** A job started (true) or ended (false) on a job thread; several run at once in a batch. */
     public void busy(boolean v) {
-        busy = v;
+        busy.addAndGet(v ? 1 : -1);
+    }
+
+    /** {@code jobs} compatible jobs ran as one batch (one UNet call per step). */
+    public void batch(int jobs) {
+        batches.increment();
+        batchedJobs.add(jobs);
+    }
+
+    /** Batches run so far. */
+    public long batches() {
+        return batches.sum();
+    }
+
+    /** Jobs that ran in a batch so far. */
+    public long batchedJobs() {
+        return batchedJobs.sum();
     }
 
     /** Where the readiness gauge reads from. */
@@ -286,7 +305,13 @@ public final class WorkerMetrics {
                 .append("\"} ")
                 .append(n.sum())
                 .append('\n'));
-        gauge(sb, "animatediff_worker_busy", "1 while a job runs", busy ? 1 : 0);
+        gauge(sb, "animatediff_worker_busy", "Jobs running (1 while a job runs, more in a batch)", busy.get());
+        counter(
+                sb,
+                "animatediff_worker_batches_total",
+                "Batches of compatible jobs run with one UNet call per step (ANIMATEDIFF_BATCH_MAX)",
+                batches.sum());
+        counter(sb, "animatediff_worker_batched_jobs_total", "Jobs that ran in a batch", batchedJobs.sum());
         gauge(sb, "animatediff_worker_ready", "1 once the engine is warm and the consumers run", isReady() ? 1 : 0);
         return sb.toString();
     }

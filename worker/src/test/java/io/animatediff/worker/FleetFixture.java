@@ -185,6 +185,15 @@ final class FleetFixture implements AutoCloseable {
         produceRaw(job.jobId(), Json.writeBytes(job));
     }
 
+    /** Publishes QUEUED then the job into one partition of the generate topic (ordering tests). */
+    GenerationJob submitTo(int partition, GenerationRequest request) throws Exception {
+        GenerationJob job = GenerationJob.create(JobIds.newId(), Instant.now(), request);
+        queued(job);
+        producer.send(new ProducerRecord<>(Topics.GENERATE, partition, job.jobId(), Json.writeBytes(job)))
+                .get();
+        return job;
+    }
+
     void produceRaw(String key, byte[] value) throws Exception {
         producer.send(new ProducerRecord<>(Topics.GENERATE, key, value)).get();
     }

@@ -9,6 +9,7 @@ import io.animatediff.common.Topics;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -98,5 +99,20 @@ class WorkerConfigTest {
         assertEquals("animatediff.worker.max-attempts", WorkerConfig.propertyName("ANIMATEDIFF_WORKER_MAX_ATTEMPTS"));
         assertEquals("animatediff.cache-dir", WorkerConfig.propertyName("ANIMATEDIFF_CACHE_DIR"));
         assertEquals("kafka.bootstrap.servers", WorkerConfig.propertyName("KAFKA_BOOTSTRAP_SERVERS"));
+    }
+
+    @Test
+    void batchMaxIsOffByDefaultReadFromEnvOrPropertyAndBounded() {
+        assertEquals(1, read().batchMax());
+        env.put("ANIMATEDIFF_BATCH_MAX", "4");
+        assertEquals(4, read().batchMax());
+        props.put("animatediff.batch-max", "2");
+        assertEquals(2, read().batchMax());
+        props.remove("animatediff.batch-max");
+        for (String bad : List.of("0", "65")) {
+            env.put("ANIMATEDIFF_BATCH_MAX", bad);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, this::read);
+            assertTrue(e.getMessage().contains("ANIMATEDIFF_BATCH_MAX is " + bad), e.getMessage());
+        }
     }
 }

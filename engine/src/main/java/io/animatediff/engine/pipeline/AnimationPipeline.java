@@ -370,7 +370,7 @@ public final class AnimationPipeline {
     }
 
     /** Variance noise for eta > 0: seeded per step from the run's seed, reproducible. */
-    private static NDArray stepNoise(NDManager m, Shape shape, long seed, int stepIndex) {
+    static NDArray stepNoise(NDManager m, Shape shape, long seed, int stepIndex) {
         return TorchRandom.randn(m, shape, seed * 0x9E3779B97F4A7C15L + stepIndex + 1);
     }
 
