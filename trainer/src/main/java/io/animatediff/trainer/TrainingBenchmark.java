@@ -60,8 +60,8 @@ import java.util.Locale;
  * [size] [frames] [batch] [--unet tiny|sd15] [--prefetch true|false]}. {@code tiny} (defaults 200 64
  * 8 2): the tiny built-in base and a fresh tiny motion module. {@code sd15} (defaults 4 128 8 1):
  * random-weight models at Stable Diffusion 1.5 widths (UNet, VAE, CLIP ViT-L/14 text encoder; the
- * tiny tokenizer) with a fresh v2 motion module, built in memory (no files): weights 6 GB, motion
- * gradients 1.8 GB and AdamW moments 3.6 GB before activations (estimated, not yet measured).
+ * tiny tokenizer) with a fresh v2 motion module, built in memory (no files): peak RSS 13.97 GB at
+ * 128 px with {@code --prefetch false} (over 14 GB with the prefetch).
  */
 public final class TrainingBenchmark {
     private TrainingBenchmark() {}
