@@ -2,17 +2,28 @@ package io.animatediff.trainer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.jni.JniUtils;
+import io.animatediff.engine.bench.FastInit;
 import io.animatediff.engine.bench.FlopCounter;
+import io.animatediff.engine.clip.CLIPTextModel;
+import io.animatediff.engine.config.AutoencoderKLConfig;
+import io.animatediff.engine.config.CLIPTextConfig;
 import io.animatediff.engine.config.MotionModuleConfig;
+import io.animatediff.engine.config.UNet2DConditionConfig;
+import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.TinyModels;
-import io.animatediff.engine.ops.OpObserver.Kind;
+import io.animatediff.engine.schedulers.SchedulerConfig;
+import io.animatediff.engine.text.ClipTokenizer;
 import io.animatediff.engine.training.FolderDatasetSource;
 import io.animatediff.engine.training.MotionTrainer;
 import io.animatediff.engine.training.StepReport;
 import io.animatediff.engine.training.SyntheticClips;
 import io.animatediff.engine.training.TrainingConfig;
 import io.animatediff.engine.training.TrainingListener;
+import io.animatediff.engine.unet.UNet3DConditionModel;
+import io.animatediff.engine.vae.AutoencoderKL;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -27,49 +38,96 @@ import java.util.Locale;
  * <ol>
  *   <li>Training samples (clips) per second over the timed steps.
  *   <li>The training step's FLOP rate against the same run's fp32 matmul rate (target >= 40%). The
- *       forward FLOPs of a step (VAE encode, text encoder, UNet with motion modules) are counted
- *       exactly by the engine's {@link FlopCounter}; the backward pass runs inside libtorch's
- *       autograd, where no op is observed, and is counted as one more UNet forward (gradients
- *       with respect to activations; the frozen weights get no weight gradients, the motion
- *       weights' are small): step FLOPs = forward + UNet forward. Also by the calling thread's CPU
- *       time for both the step and the matmul: with one torch thread that is the work done whatever
- *       else the machine runs (on a shared machine wall time mostly measures waiting for a core).
+ *       step's FLOPs are counted exactly by the engine's {@link FlopCounter} in a counting pass
+ *       before training: the frozen VAE encode and text encoder (no autograd), the UNet with motion
+ *       modules forward in grad mode, and from that forward the backward pass autograd will run:
+ *       for each conv and linear the forward's FLOPs once for the input's gradient if its input
+ *       requires grad (everything downstream of the first motion module) and once for the
+ *       weight's if the weight does (motion weights only); for attention the gradients of those of
+ *       q, k, v that require grad (see {@link io.animatediff.engine.ops.OpObserver}). The old
+ *       estimate (backward = one UNet forward) is printed beside it. Rates by wall time, and per
+ *       CPU second: the process's CPU time per step (every thread: the prefetch thread's VAE encode
+ *       included) against the matmul's thread CPU time. With one torch thread CPU time is the work
+ *       itself whatever else the machine runs; the verdict uses it then.
  *   <li>Memory across the run: resident set size (RSS) and native memory (RSS minus the committed
- *       Java heap) after the warm-up, half-way and at the end; flat means the second half grows by
- *       at most 5% + 32 MB (shrinking is flat) (the first steps still fill allocator pools and the JIT's code cache).
+ *       Java heap) after the warm-up, half-way and at the end, and the peak RSS of the process;
+ *       flat means the second half grows by at most 5% + 32 MB (shrinking is flat) (the first steps
+ *       still fill allocator pools and the JIT's code cache).
  * </ol>
  *
- * <p>Run: {@code java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=2 -cp
+ * <p>Run: {@code java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -cp
  * 'trainer/target/classes:trainer/target/lib/*' io.animatediff.trainer.TrainingBenchmark [steps]
- * [size] [frames] [batch]} (defaults 200 64 8 2: the tiny built-in model, a fresh tiny motion module).
+ * [size] [frames] [batch] [--unet tiny|sd15] [--prefetch true|false]}. {@code tiny} (defaults 200 64
+ * 8 2): the tiny built-in base and a fresh tiny motion module. {@code sd15} (defaults 4 128 8 1):
+ * random-weight models at Stable Diffusion 1.5 widths (UNet, VAE, CLIP ViT-L/14 text encoder; the
+ * tiny tokenizer) with a fresh v2 motion module, built in memory (no files): peak RSS 13.97 GB at
+ * 128 px with {@code --prefetch false} (over 14 GB with the prefetch).
  */
 public final class TrainingBenchmark {
     private TrainingBenchmark() {}
 
+    /** What to run: positional steps, size, frames, batch; {@code --unet}, {@code --prefetch}. */
+    record Options(boolean sd15, int steps, int size, int frames, int batch, boolean prefetch) {
+        static Options parse(String[] args) {
+            List<String> positional = new ArrayList<>();
+            String unet = "tiny";
+            boolean prefetch = true;
+            for (int i = 0; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--unet" -> unet = value(args, ++i, "--unet");
+                    case "--prefetch" -> prefetch = Boolean.parseBoolean(value(args, ++i, "--prefetch"));
+                    default -> positional.add(args[i]);
+                }
+            }
+            if (!unet.equals("tiny") && !unet.equals("sd15")) {
+                throw new IllegalArgumentException("--unet " + unet + ": use tiny or sd15");
+            }
+            boolean sd15 = unet.equals("sd15");
+            int[] d = sd15 ? new int[] {4, 128, 8, 1} : new int[] {200, 64, 8, 2};
+            for (int i = 0; i < positional.size() && i < d.length; i++) {
+                d[i] = Integer.parseInt(positional.get(i));
+            }
+            return new Options(sd15, d[0], d[1], d[2], d[3], prefetch);
+        }
+
+        private static String value(String[] args, int i, String flag) {
+            if (i >= args.length) {
+                throw new IllegalArgumentException(flag + " needs a value");
+            }
+            return args[i];
+        }
+    }
+
     public static void main(String[] args) throws IOException {
-        int steps = args.length > 0 ? Integer.parseInt(args[0]) : 200;
-        int size = args.length > 1 ? Integer.parseInt(args[1]) : 64;
-        int frames = args.length > 2 ? Integer.parseInt(args[2]) : 8;
-        int batch = args.length > 3 ? Integer.parseInt(args[3]) : 2;
+        Options o = Options.parse(args);
         Path dir = Files.createTempDirectory("animatediff-train-bench");
         try {
-            run(dir, steps, size, frames, batch);
+            run(dir, o);
         } finally {
             S3Checkpoints.deleteTree(dir);
         }
     }
 
-    static void run(Path dir, int steps, int size, int frames, int batch) throws IOException {
+    static void run(Path dir, Options o) throws IOException {
+        int steps = o.steps();
+        int size = o.size();
+        int frames = o.frames();
+        int batch = o.batch();
+        int warmUp = o.sd15() ? 1 : 3;
         System.out.printf(
                 Locale.ROOT,
-                "training benchmark: %d cores, torch threads %s; tiny base, fresh tiny motion module,"
-                        + " %d steps of batch %d, %d frames at %d px%n",
+                "training benchmark: %d cores, torch threads %s; %s, %d steps of batch %d, %d frames at %d px,"
+                        + " prefetch %s%n",
                 Runtime.getRuntime().availableProcessors(),
                 System.getProperty("ai.djl.pytorch.num_threads", "default"),
+                o.sd15()
+                        ? "random-weight SD1.5-width UNet, VAE and text encoder, fresh v2 motion module"
+                        : "tiny base, fresh tiny motion module",
                 steps,
                 batch,
                 frames,
-                size);
+                size,
+                o.prefetch() ? "on" : "off");
         double[] rates = matmul(1024);
         double matmul = rates[0];
         double matmulCpu = rates[1];
@@ -79,7 +137,7 @@ public final class TrainingBenchmark {
                 .baseModel(dir.resolve("base"))
                 .freshMotion(MotionModuleConfig.tiny(false))
                 .outDir(dir.resolve("out"))
-                .steps(steps + 5)
+                .steps(warmUp + steps + 1)
                 .batchSize(batch)
                 .frames(frames)
                 .stride(1)
@@ -87,104 +145,70 @@ public final class TrainingBenchmark {
                 .learningRate(1e-3)
                 .checkpointEvery(1_000_000)
                 .seed(7)
+                .prefetch(o.prefetch())
                 .build();
-        try (MotionTrainer trainer =
-                MotionTrainer.open(config, new FolderDatasetSource(dir.resolve("data")), TrainingListener.NONE)) {
-            for (int i = 0; i < 3; i++) {
-                trainer.step(); // warm-up
-            }
-            // one counting pass: forward FLOPs of a step by kind
-            long forward;
-            long unet;
-            try (FlopCounter c = FlopCounter.install()) {
-                trainer.step();
-                forward = c.flops();
-            }
-            // the UNet's share of it, counted on its own (the backward runs through the UNet only: the
-            // VAE encode and the text encoder run without autograd)
-            try (NDManager m = NDManager.newBaseManager();
-                    FlopCounter c = FlopCounter.install()) {
-                int hidden = (int) trainer.model().textEncoder().config().hiddenSize();
-                int len = trainer.model().tokenizer().maxLength();
-                NDArray x = m.randomNormal(new Shape(batch, 4, frames, size / 8, size / 8)); // (B, C, F, h, w)
-                NDArray t = m.create(new float[batch]); // (B)
-                NDArray text = m.randomNormal(new Shape(batch, len, hidden)); // (B, S, C)
-                trainer.model().unet().forward(x, t, text).close();
-                unet = c.flops(Kind.CONV) + c.flops(Kind.LINEAR) + c.flops(Kind.ATTENTION);
+        FolderDatasetSource data = new FolderDatasetSource(dir.resolve("data"));
+        long t0 = System.nanoTime();
+        try (MotionTrainer trainer = o.sd15()
+                ? MotionTrainer.open(config, sd15Model(dir.resolve("base")), data, TrainingListener.NONE)
+                : MotionTrainer.open(config, data, TrainingListener.NONE)) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "model ready in %.1f s: %s; %,d trained parameters; RSS %d MB%n",
+                    (System.nanoTime() - t0) / 1e9,
+                    trainer.model().description(),
+                    trainer.trainableParameters().values().stream()
+                            .mapToLong(p -> p.shape().size())
+                            .sum(),
+                    rss() >> 20);
+            Counted counted = count(trainer, batch, frames, size);
+            for (int i = 0; i < warmUp; i++) {
+                StepReport r = trainer.step(); // warm-up
+                System.out.printf(Locale.ROOT, "warm-up step %d: %.1f s, RSS %d MB%n", i + 1, r.seconds(), rss() >> 20);
             }
             System.gc();
             long rss0 = rss();
             long native0 = rss0 - committedHeap();
             List<Double> seconds = new ArrayList<>();
             List<Double> cpuSeconds = new ArrayList<>();
+            List<Double> processCpuSeconds = new ArrayList<>();
             double loss = Double.NaN;
             long rssMid = rss0;
             long nativeMid = native0;
-            long t0 = System.nanoTime();
+            long start = System.nanoTime();
             for (int i = 0; i < steps; i++) {
                 long cpu = threadCpuNanos();
+                long processCpu = processCpuNanos();
                 StepReport r = trainer.step();
                 cpuSeconds.add((threadCpuNanos() - cpu) / 1e9);
+                processCpuSeconds.add((processCpuNanos() - processCpu) / 1e9);
                 seconds.add(r.seconds());
                 loss = r.loss();
+                if (o.sd15()) {
+                    System.out.printf(
+                            Locale.ROOT,
+                            "step %d: %.1f s, loss %.4f, RSS %d MB%n",
+                            i + 1,
+                            r.seconds(),
+                            r.loss(),
+                            rss() >> 20);
+                }
                 if (i == steps / 2) {
                     System.gc();
                     rssMid = rss();
                     nativeMid = rssMid - committedHeap();
                 }
             }
-            double wall = (System.nanoTime() - t0) / 1e9;
+            double wall = (System.nanoTime() - start) / 1e9;
             System.gc();
             long rss1 = rss();
             long native1 = rss1 - committedHeap();
-            double samplesPerSecond = (double) steps * batch / wall;
-            List<Double> sorted = seconds.stream().sorted().toList();
-            double median = sorted.get(sorted.size() / 2);
-            double p90 = sorted.get((int) (sorted.size() * 0.9));
-            // the backward pass: one more UNet-sized pass (activation gradients), see the class comment
-            double stepFlops = forward + unet;
-            double rate = stepFlops / median / 1e9;
-            System.out.printf(
-                    Locale.ROOT,
-                    "step: %.2f GFLOP forward counted (%.2f of it in the UNet), %.2f GFLOP with backward;"
-                            + " median %.1f ms, p90 %.1f ms, last loss %.4f%n",
-                    forward / 1e9,
-                    unet / 1e9,
-                    stepFlops / 1e9,
-                    median * 1e3,
-                    p90 * 1e3,
-                    loss);
-            System.out.printf(
-                    Locale.ROOT, "samples/s: %.2f (%d clips in %.1f s)%n", samplesPerSecond, steps * batch, wall);
-            System.out.printf(
-                    Locale.ROOT,
-                    "training step %.1f GFLOP/s (median step; %.1f over the whole run, data loading included)"
-                            + " vs fp32 matmul %.1f GFLOP/s: ratio %.2f (target >= 0.40) %s%n",
-                    rate,
-                    stepFlops * steps / wall / 1e9,
-                    matmul,
-                    rate / matmul,
-                    rate / matmul >= 0.40 ? "PASS" : "MISS");
-            // With one torch thread every kernel runs on the calling thread: its CPU time is the step's
-            // work whatever else the machine runs (wall time also counts waiting for a core).
-            double cpuMedian = cpuSeconds.stream().sorted().toList().get(cpuSeconds.size() / 2);
-            double cpuRate = stepFlops / cpuMedian / 1e9;
-            boolean oneThread = "1".equals(System.getProperty("ai.djl.pytorch.num_threads"));
-            System.out.printf(
-                    Locale.ROOT,
-                    "thread CPU time%s: median step %.1f ms, %.1f GFLOP/s vs fp32 matmul %.1f GFLOP/s: ratio %.2f"
-                            + " (target >= 0.40) %s%n",
-                    oneThread ? "" : " (not the step's work: torch runs more than one thread)",
-                    cpuMedian * 1e3,
-                    cpuRate,
-                    matmulCpu,
-                    cpuRate / matmulCpu,
-                    cpuRate / matmulCpu >= 0.40 ? "PASS" : "MISS");
+            report(counted, o, seconds, cpuSeconds, processCpuSeconds, wall, loss, matmul, matmulCpu);
             boolean flat = native1 - nativeMid <= nativeMid * 0.05 + (32L << 20);
             System.out.printf(
                     Locale.ROOT,
                     "memory over %d steps: RSS %d -> %d -> %d MB, native %d -> %d -> %d MB (after warm-up, half-way,"
-                            + " end); second half %+.1f%% %s%n",
+                            + " end); second half %+.1f%% %s; peak RSS of the process %d MB%n",
                     steps,
                     rss0 >> 20,
                     rssMid >> 20,
@@ -193,9 +217,169 @@ public final class TrainingBenchmark {
                     nativeMid >> 20,
                     native1 >> 20,
                     100.0 * (native1 - nativeMid) / Math.max(1, nativeMid),
-                    flat ? "FLAT" : "GROWS");
+                    flat ? "FLAT" : "GROWS",
+                    peakRss() >> 20);
             System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
         }
+    }
+
+    /**
+     * Random-weight models at SD1.5 widths, filled natively ({@link FastInit}: a fresh motion module's
+     * {@code proj_out} zero), with the tiny base's tokenizer (77 tokens; ids below the vocabulary).
+     */
+    static AnimateDiffModel sd15Model(Path tinyBase) {
+        NDManager manager = NDManager.newBaseManager();
+        try {
+            ClipTokenizer tokenizer = ClipTokenizer.load(tinyBase.resolve("tokenizer"));
+            CLIPTextModel text = new CLIPTextModel(CLIPTextConfig.vitL14());
+            FastInit.initialize(text, manager, 1);
+            AutoencoderKL vae = new AutoencoderKL(AutoencoderKLConfig.sd15());
+            FastInit.initialize(vae, manager, 2);
+            UNet3DConditionModel unet = new UNet3DConditionModel(UNet2DConditionConfig.sd15(), MotionModuleConfig.v2());
+            FastInit.initialize(unet, manager, 3);
+            return new AnimateDiffModel(
+                    manager,
+                    tokenizer,
+                    text,
+                    vae,
+                    unet,
+                    SchedulerConfig.animateDiffDefault(),
+                    "random-weight SD1.5 widths (UNet, VAE, CLIP ViT-L/14) + a fresh v2 motion module");
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    /** The step's analytic FLOPs by part. */
+    record Counted(long vae, long text, long unetForward, long unetBackward) {
+        long forward() {
+            return vae + text + unetForward;
+        }
+
+        long step() {
+            return forward() + unetBackward;
+        }
+    }
+
+    /**
+     * One counting pass over the parts of a step, before the first step (no prefetch running: the
+     * counter sees every thread): the VAE encode of B x F frames and the text encoder without
+     * autograd, the UNet forward with it (motion weights trainable), its backward counted from the
+     * forward's grad flags.
+     */
+    static Counted count(MotionTrainer trainer, int batch, int frames, int size) {
+        AnimateDiffModel model = trainer.model();
+        int chunk = trainer.config().vaeChunk();
+        long vae;
+        long text;
+        long unetForward;
+        long unetBackward;
+        boolean grad = JniUtils.isGradMode();
+        try (NDManager m = NDManager.newBaseManager()) {
+            JniUtils.setGradMode(false);
+            try (FlopCounter c = FlopCounter.install()) {
+                for (int start = 0; start < batch * frames; start += chunk) {
+                    int n = Math.min(chunk, batch * frames - start);
+                    try (NDManager part = m.newSubManager()) {
+                        NDArray x = part.randomUniform(-1, 1, new Shape(n, 3, size, size)); // ((B F), 3, S, S)
+                        model.vae().latentDist(x);
+                    }
+                }
+                vae = c.flops();
+            }
+            int len = model.tokenizer().maxLength();
+            NDArray embeddings;
+            try (FlopCounter c = FlopCounter.install()) {
+                embeddings = model.textEncoder().forward(m.zeros(new Shape(batch, len), DataType.INT64)); // (B, S, C)
+                text = c.flops();
+            }
+            JniUtils.setGradMode(true);
+            try (NDManager part = m.newSubManager();
+                    FlopCounter c = FlopCounter.install()) {
+                NDArray x = part.randomNormal(new Shape(batch, 4, frames, size / 8, size / 8)); // (B, C, F, h, w)
+                NDArray t = part.create(new float[batch]); // (B)
+                model.unet().forward(x, t, embeddings).close();
+                unetForward = c.flops();
+                unetBackward = c.backwardFlops();
+            }
+        } finally {
+            JniUtils.setGradMode(grad);
+        }
+        Counted counted = new Counted(vae, text, unetForward, unetBackward);
+        System.out.printf(
+                Locale.ROOT,
+                "step FLOPs (analytic): VAE encode %.2f G, text %.3f G, UNet forward %.2f G, backward %.2f G"
+                        + " (%.2f of the UNet forward; the old estimate counted 1.00): %.2f GFLOP%n",
+                vae / 1e9,
+                text / 1e9,
+                unetForward / 1e9,
+                unetBackward / 1e9,
+                (double) unetBackward / unetForward,
+                counted.step() / 1e9);
+        return counted;
+    }
+
+    private static void report(
+            Counted counted,
+            Options o,
+            List<Double> seconds,
+            List<Double> cpuSeconds,
+            List<Double> processCpuSeconds,
+            double wall,
+            double loss,
+            double matmul,
+            double matmulCpu) {
+        int steps = seconds.size();
+        double stepFlops = counted.step();
+        double median = median(seconds);
+        double p90 = seconds.stream().sorted().toList().get((int) (steps * 0.9));
+        double rate = stepFlops / median / 1e9;
+        System.out.printf(
+                Locale.ROOT,
+                "step: %.2f GFLOP (old estimate, backward = one UNet forward: %.2f); median %.1f ms, p90 %.1f ms,"
+                        + " last loss %.4f%n",
+                stepFlops / 1e9,
+                (counted.forward() + counted.unetForward()) / 1e9,
+                median * 1e3,
+                p90 * 1e3,
+                loss);
+        System.out.printf(
+                Locale.ROOT,
+                "samples/s: %.3f (%d clips in %.1f s)%n",
+                (double) steps * o.batch() / wall,
+                steps * o.batch(),
+                wall);
+        double processCpu = median(processCpuSeconds);
+        double cores = processCpu / median;
+        System.out.printf(
+                Locale.ROOT,
+                "by wall time: training step %.1f GFLOP/s (median step; %.1f over the whole run) vs fp32 matmul"
+                        + " %.1f GFLOP/s (one thread): ratio %.2f, with %.2f cores busy on average (process CPU /"
+                        + " wall)%n",
+                rate,
+                stepFlops * steps / wall / 1e9,
+                matmul,
+                rate / matmul,
+                cores);
+        boolean oneThread = "1".equals(System.getProperty("ai.djl.pytorch.num_threads"));
+        double cpuRate = stepFlops / processCpu / 1e9;
+        System.out.printf(
+                Locale.ROOT,
+                "per CPU second%s: the process spends %.1f ms of CPU per step (the training thread %.1f ms),"
+                        + " %.1f GFLOP per CPU-second vs fp32 matmul %.1f: ratio %.2f (target >= 0.40) %s%n",
+                oneThread ? "" : " (torch runs more than one thread: CPU time includes its pool's spinning)",
+                processCpu * 1e3,
+                median(cpuSeconds) * 1e3,
+                cpuRate,
+                matmulCpu,
+                cpuRate / matmulCpu,
+                cpuRate / matmulCpu >= 0.40 ? "PASS" : "MISS");
+    }
+
+    private static double median(List<Double> values) {
+        List<Double> sorted = values.stream().sorted().toList();
+        return sorted.get(sorted.size() / 2);
     }
 
     /** fp32 n x n matmul rate, best of 5, GFLOP/s: by wall time and by the calling thread's CPU time. */
@@ -229,6 +413,17 @@ public final class TrainingBenchmark {
         }
     }
 
+    /** CPU time of the whole process (every thread) in nanoseconds. */
+    private static long processCpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
+    /** VmHWM, the peak resident set size of this process in bytes (Linux); 0 elsewhere. */
+    static long peakRss() {
+        return status("VmHWM:");
+    }
+
     /** CPU time of the calling thread in nanoseconds. */
     private static long threadCpuNanos() {
         return ManagementFactory.getThreadMXBean().getCurrentThreadCpuTime();
@@ -248,9 +443,13 @@ public final class TrainingBenchmark {
 
     /** VmRSS of this process in bytes (Linux); 0 elsewhere. */
     static long rss() {
+        return status("VmRSS:");
+    }
+
+    private static long status(String field) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
-                if (line.startsWith("VmRSS:")) {
+                if (line.startsWith(field)) {
                     return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
                 }
             }

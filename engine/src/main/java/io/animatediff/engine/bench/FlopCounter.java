@@ -16,6 +16,7 @@ public final class FlopCounter implements OpObserver, AutoCloseable {
     private final Map<Kind, LongAdder> flops = new EnumMap<>(Kind.class);
     private final Map<Kind, LongAdder> nanos = new EnumMap<>(Kind.class);
     private final Map<Kind, LongAdder> calls = new EnumMap<>(Kind.class);
+    private final LongAdder backward = new LongAdder();
 
     private FlopCounter() {
         for (Kind k : Kind.values()) {
@@ -37,6 +38,21 @@ public final class FlopCounter implements OpObserver, AutoCloseable {
         this.flops.get(kind).add(flops);
         this.nanos.get(kind).add(nanos);
         this.calls.get(kind).increment();
+    }
+
+    @Override
+    public void record(Kind kind, long flops, long nanos, long backwardFlops) {
+        record(kind, flops, nanos);
+        backward.add(backwardFlops);
+    }
+
+    /**
+     * Analytic FLOPs autograd's backward pass spends on the ops counted (see {@link
+     * OpObserver#record(Kind, long, long, long)}): what one training step's backward costs, counted
+     * during its forward.
+     */
+    public long backwardFlops() {
+        return backward.sum();
     }
 
     /** Total analytic FLOPs over every kind. */

@@ -24,4 +24,17 @@ public interface OpObserver {
 
     /** One op finished: its kind, analytic FLOPs and wall time in nanoseconds. */
     void record(Kind kind, long flops, long nanos);
+
+    /**
+     * As {@link #record(Kind, long, long)}, for conv, linear and attention also with the analytic
+     * FLOPs autograd's backward pass will spend on the op, from which of its inputs require grad:
+     * conv and linear the forward's FLOPs once for the input's gradient (a transposed conv, a matmul
+     * with W) and once for the weight's; attention, with forward S = q k^T and O = P v, dP = dO v^T
+     * whenever anything needs a gradient, then dv = P^T dO, dq = dS k, dk = dS^T q for those of q, k,
+     * v that require grad. Norms, activations and elementwise ops are not counted, as their forwards
+     * are not. The default ignores it.
+     */
+    default void record(Kind kind, long flops, long nanos, long backwardFlops) {
+        record(kind, flops, nanos);
+    }
 }

@@ -61,7 +61,9 @@ public final class Ops {
         if (o != null) {
             Shape w = weight.getShape(); // (Cout, Cin)
             long rows = x.getShape().size() / w.get(1);
-            o.record(OpObserver.Kind.LINEAR, 2 * rows * w.get(1) * w.get(0), System.nanoTime() - t);
+            long flops = 2 * rows * w.get(1) * w.get(0);
+            long backward = (x.hasGradient() ? flops : 0) + (weight.hasGradient() ? flops : 0);
+            o.record(OpObserver.Kind.LINEAR, flops, System.nanoTime() - t, backward);
         }
         return y;
     }
@@ -77,7 +79,8 @@ public final class Ops {
             Shape w = weight.getShape(); // (Cout, Cin, k, k)
             Shape out = y.getShape(); // (N, Cout, Hout, Wout)
             long flops = 2 * out.size() * w.get(1) * w.get(2) * w.get(3);
-            o.record(OpObserver.Kind.CONV, flops, System.nanoTime() - t);
+            long backward = (x.hasGradient() ? flops : 0) + (weight.hasGradient() ? flops : 0);
+            o.record(OpObserver.Kind.CONV, flops, System.nanoTime() - t, backward);
         }
         return y;
     }
@@ -123,9 +126,15 @@ public final class Ops {
             int r = qs.dimension();
             long sk = k.getShape().get(r - 2);
             long rowsTimesSk = qs.size() / qs.get(r - 1) * sk; // BN Sq Sk
-            long flops = 2 * rowsTimesSk * qs.get(r - 1)
-                    + 2 * rowsTimesSk * v.getShape().get(r - 1);
-            o.record(OpObserver.Kind.ATTENTION, flops, System.nanoTime() - t);
+            long qk = 2 * rowsTimesSk * qs.get(r - 1); // S = q k^T
+            long pv = 2 * rowsTimesSk * v.getShape().get(r - 1); // O = P v
+            boolean gq = q.hasGradient();
+            boolean gk = k.hasGradient();
+            boolean gv = v.hasGradient();
+            long backward = !(gq || gk || gv)
+                    ? 0
+                    : pv + (gv ? pv : 0) + (gq ? qk : 0) + (gk ? qk : 0); // dP, then dv, dq, dk as needed
+            o.record(OpObserver.Kind.ATTENTION, qk + pv, System.nanoTime() - t, backward);
         }
         return y;
     }

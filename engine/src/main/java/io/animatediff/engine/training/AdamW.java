@@ -22,7 +22,11 @@ import java.util.Map;
  * all parameters live in one flat buffer each, so the moment arithmetic of a step is a dozen
  * native ops whatever the number of tensors (per element the same float32 operations in the same
  * order as the single-tensor path, so the results are bit-identical to it); each parameter gets
- * one fused weight decay and one subtraction. The buffers stay the same arrays for the whole run
+ * one fused weight decay and one subtraction. The update runs over segments of consecutive
+ * parameters of at most {@link #SEGMENT_ELEMENTS} elements (a larger parameter is a segment of its
+ * own), so its five temporaries of the segment's size stay bounded whatever the model: the 453 M
+ * parameters of a v2 motion module would otherwise need 9 GB of them (the tiny modules are one
+ * segment). The buffers stay the same arrays for the whole run
  * (a checkpoint's moments replace the initial zeros once, closing them), {@link #state()} hands
  * out views of them, and every temporary of an update lives in the caller's scratch manager. Call
  * {@link #step} with autograd off (torch runs it under no_grad).
@@ -33,9 +37,15 @@ public final class AdamW {
 
     public static final String EXP_AVG_SQ = "exp_avg_sq.";
 
+    /** Elements per update segment: 128 MiB per float32 temporary. */
+    public static final long SEGMENT_ELEMENTS = 1L << 25;
+
     private final Map<String, Param> params;
     private final NDManager stateManager;
     private final long[] sizes; // elements of each parameter, in params order
+    private final int[] segments; // first parameter of each update segment, then params.size()
+    private NDList expAvgSegments; // views of expAvgFlat, one per segment: (segment total)
+    private NDList expAvgSqSegments;
     private NDArray expAvgFlat; // (total)
     private NDArray expAvgSqFlat; // (total)
     private Map<String, NDArray> expAvg; // views of expAvgFlat shaped like each parameter
@@ -56,6 +66,19 @@ public final class AdamW {
             double beta2,
             double eps,
             double weightDecay) {
+        this(params, stateManager, lr, beta1, beta2, eps, weightDecay, SEGMENT_ELEMENTS);
+    }
+
+    /** As the public constructor, with update segments of at most {@code segmentElements} elements. */
+    AdamW(
+            Map<String, Param> params,
+            NDManager stateManager,
+            double lr,
+            double beta1,
+            double beta2,
+            double eps,
+            double weightDecay,
+            long segmentElements) {
         this.params = new LinkedHashMap<>(params);
         this.stateManager = stateManager;
         this.lr = lr;
@@ -69,6 +92,7 @@ public final class AdamW {
         this.sizes =
                 this.params.values().stream().mapToLong(p -> p.shape().size()).toArray();
         long total = Arrays.stream(sizes).sum();
+        this.segments = segments(sizes, segmentElements);
         setMoments(stateManager.zeros(new Shape(total)), stateManager.zeros(new Shape(total)));
     }
 
@@ -91,9 +115,38 @@ public final class AdamW {
         double bias2 = 1 - Math.pow(beta2, step);
         double stepSize = lr / bias1;
         double bias2Sqrt = Math.sqrt(bias2);
-        // g (total): every gradient flattened, in parameter order
-        NDList flat = new NDList(params.size());
-        for (String key : params.keySet()) {
+        NDArray decay = scoped(scratch.create(1 - lr * weightDecay), scratch); // as NDArray.muli(Number)
+        List<String> keys = new ArrayList<>(params.keySet());
+        for (int s = 0; s + 1 < segments.length; s++) {
+            try (NDManager part = scratch.newSubManager()) {
+                update(
+                        keys.subList(segments[s], segments[s + 1]),
+                        grads,
+                        gradScale,
+                        expAvgSegments.get(s),
+                        expAvgSqSegments.get(s),
+                        stepSize,
+                        bias2Sqrt,
+                        decay,
+                        part);
+            }
+        }
+    }
+
+    /** The update of one segment: its parameters {@code keys}, their moments' views {@code m} and {@code v}. */
+    private void update(
+            List<String> keys,
+            Map<String, NDArray> grads,
+            float gradScale,
+            NDArray m,
+            NDArray v,
+            double stepSize,
+            double bias2Sqrt,
+            NDArray decay,
+            NDManager scratch) {
+        // g (segment total): the segment's gradients flattened, in parameter order
+        NDList flat = new NDList(keys.size());
+        for (String key : keys) {
             NDArray g = grads.get(key);
             if (g == null) {
                 throw new IllegalArgumentException("AdamW: no gradient for '" + key + "'");
@@ -104,8 +157,6 @@ public final class AdamW {
         if (gradScale != 1f) {
             g.muli(gradScale);
         }
-        NDArray m = expAvgFlat;
-        NDArray v = expAvgSqFlat;
         // 2. moments: m.lerp_(g, 1 - beta1) = m + (1 - beta1) (g - m); v = beta2 v + (1 - beta2) g g
         NDArray d = scoped(g.sub(m), scratch).muli(1 - beta1);
         m.addi(d);
@@ -114,16 +165,41 @@ public final class AdamW {
         // 3. p.addcdiv_(m, sqrt(v) / sqrt(bias2) + eps, value = -lr / bias1)
         NDArray denom = scoped(v.sqrt(), scratch).divi(bias2Sqrt).addi(eps);
         NDArray update = scoped(m.div(denom), scratch).muli(stepSize);
-        NDList parts = slices(update);
+        NDList parts = keys.size() == 1 ? new NDList(update.reshape(-1)) : update.split(offsets(keys));
         // 1. decoupled weight decay (first, as torch; it reads only p), then p -= update
-        NDArray decay = scoped(scratch.create(1 - lr * weightDecay), scratch); // as NDArray.muli(Number)
         int i = 0;
-        for (Param param : params.values()) {
-            NDArray p = param.get();
+        for (String key : keys) {
+            NDArray p = params.get(key).get();
             NDArray u = scoped(parts.get(i++), scratch);
             p.muli(decay);
             p.subi(scoped(u.reshape(p.getShape()), scratch));
         }
+    }
+
+    /** Where each of {@code keys}' slices of their segment starts, after the first. */
+    private long[] offsets(List<String> keys) {
+        long[] at = new long[keys.size() - 1];
+        long sum = 0;
+        for (int i = 0; i < at.length; i++) {
+            sum += params.get(keys.get(i)).shape().size();
+            at[i] = sum;
+        }
+        return at;
+    }
+
+    /** Cuts parameters of {@code sizes} into runs of at most {@code max} elements (a larger one alone). */
+    static int[] segments(long[] sizes, long max) {
+        List<Integer> starts = new ArrayList<>();
+        long in = 0;
+        for (int i = 0; i < sizes.length; i++) {
+            if (i == 0 || in + sizes[i] > max) {
+                starts.add(i);
+                in = 0;
+            }
+            in += sizes[i];
+        }
+        starts.add(sizes.length);
+        return starts.stream().mapToInt(Integer::intValue).toArray();
     }
 
     /** A flat buffer (total) cut into one new view per parameter (each (size)). */
@@ -142,11 +218,13 @@ public final class AdamW {
         return at;
     }
 
-    /** Installs flat moment buffers, closing the previous ones, and the per-parameter views of them. */
+    /** Installs flat moment buffers, closing the previous ones, and the per-parameter and per-segment views of them. */
     private void setMoments(NDArray m, NDArray v) {
         if (expAvgFlat != null) {
             expAvg.values().forEach(NDArray::close);
             expAvgSq.values().forEach(NDArray::close);
+            expAvgSegments.close();
+            expAvgSqSegments.close();
             expAvgFlat.close();
             expAvgSqFlat.close();
         }
@@ -154,6 +232,26 @@ public final class AdamW {
         expAvgSqFlat = v;
         expAvg = views(m);
         expAvgSq = views(v);
+        expAvgSegments = segmentViews(m);
+        expAvgSqSegments = segmentViews(v);
+    }
+
+    /** A flat buffer (total) cut into one view per update segment. */
+    private NDList segmentViews(NDArray flat) {
+        if (segments.length == 2) {
+            return new NDList(flat.reshape(-1));
+        }
+        long[] at = new long[segments.length - 2];
+        long sum = 0;
+        int s = 1;
+        for (int i = 0; i < sizes.length && s < segments.length - 1; i++) {
+            if (i == segments[s]) {
+                at[s - 1] = sum;
+                s++;
+            }
+            sum += sizes[i];
+        }
+        return flat.split(at);
     }
 
     private Map<String, NDArray> views(NDArray flat) {

@@ -44,6 +44,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 
 /**
  * Ports the training loop of the official AnimateDiff train.py ({@code main}): a fresh or given motion
@@ -72,9 +78,14 @@ public final class MotionTrainer implements AutoCloseable {
     private final TrainingListener listener;
     private final long seed;
     private final int numTrainTimesteps;
+    private final DatasetMessages datasetMessages;
+    private final ExecutorService prefetcher;
+    private Future<StepInputs> pending;
     private long step;
     private long clipsSeen;
     private double lastLoss = Double.NaN;
+    private ClipDataset.Position consumedPosition;
+    private Map<String, Long> consumedSkipped;
 
     private MotionTrainer(
             TrainingConfig config,
@@ -83,10 +94,21 @@ public final class MotionTrainer implements AutoCloseable {
             MotionLoraLayers lora,
             AdamW optimizer,
             ClipDataset dataset,
+            DatasetMessages datasetMessages,
             TrainingListener listener,
             long seed,
             TrainingCheckpoint.State resumed) {
         this.config = config;
+        this.datasetMessages = datasetMessages;
+        this.consumedPosition = dataset.position();
+        this.consumedSkipped = dataset.skipped();
+        this.prefetcher = config.prefetch()
+                ? Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "animatediff-train-prefetch");
+                    t.setDaemon(true);
+                    return t;
+                })
+                : null;
         this.model = model;
         this.trainable = Collections.unmodifiableMap(trainable);
         this.lora = lora;
@@ -141,7 +163,6 @@ public final class MotionTrainer implements AutoCloseable {
         }
 
         NDManager manager = NDManager.newBaseManager();
-        ClipDataset dataset = null;
         try {
             // 2. the model: base weights, then the motion module (given, checkpointed or fresh)
             AnimateDiffModel model;
@@ -185,7 +206,52 @@ public final class MotionTrainer implements AutoCloseable {
                         SchedulerConfig.animateDiffDefault(),
                         files.format + " " + config.baseModel().getFileName() + " + " + motionSource);
             }
+            return prepare(config, model, data, listener, found, seed);
+        } catch (IOException | RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
 
+    /**
+     * Trains the motion weights of a model that is already built, with no files behind it (the
+     * benchmarks' random-weight models at production widths): every motion-module tensor of its UNet
+     * must be set (a fresh module: {@code proj_out} zeroed). No resume; the trainer owns the model
+     * from here on and closes it.
+     */
+    public static MotionTrainer open(
+            TrainingConfig config, AnimateDiffModel model, DatasetSource data, TrainingListener listener)
+            throws IOException {
+        if (config.resume() || config.motionLora()) {
+            throw new IllegalArgumentException("a built model trains a fresh motion module from step 0:"
+                    + " resume and --motion-lora need the model's files (open(config, data, listener))");
+        }
+        if (config.frames() > model.unet().maxFrames()) {
+            throw new IllegalArgumentException(
+                    "the motion module holds " + model.unet().maxFrames() + " positions, fewer than the "
+                            + config.frames() + " frames per clip asked for");
+        }
+        try {
+            return prepare(config, model, data, listener, null, config.seed());
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /** Steps 3-5 of {@link #open}: freezing, the trainable weights, the optimizer, the data stream. */
+    private static MotionTrainer prepare(
+            TrainingConfig config,
+            AnimateDiffModel model,
+            DatasetSource data,
+            TrainingListener listener,
+            TrainingCheckpoint.Found found,
+            long seed)
+            throws IOException {
+        TrainingCheckpoint.State state = found == null ? null : found.state();
+        NDManager manager = model.manager();
+        ClipDataset dataset = null;
+        try {
             // 3. freeze everything, then open up the motion weights or a MotionLoRA
             model.textEncoder().setTrainable(false);
             model.vae().setTrainable(false);
@@ -231,9 +297,10 @@ public final class MotionTrainer implements AutoCloseable {
                 }
             }
 
-            // 5. data
+            // 5. data; its skip messages are held until the step whose clips they concern starts
             ClipDataset.Position position =
                     state == null ? ClipDataset.Position.START : new ClipDataset.Position(state.epoch(), state.line());
+            DatasetMessages messages = new DatasetMessages();
             dataset = ClipDataset.open(
                     data,
                     config.frames(),
@@ -242,14 +309,14 @@ public final class MotionTrainer implements AutoCloseable {
                     seed,
                     position,
                     state == null ? Map.of() : state.skipped(),
-                    listener::onMessage,
+                    messages,
                     config.randomFlip());
-            return new MotionTrainer(config, model, trainable, lora, optimizer, dataset, listener, seed, state);
+            return new MotionTrainer(
+                    config, model, trainable, lora, optimizer, dataset, messages, listener, seed, state);
         } catch (IOException | RuntimeException e) {
             if (dataset != null) {
                 dataset.close();
             }
-            manager.close();
             throw e;
         }
     }
@@ -303,7 +370,7 @@ public final class MotionTrainer implements AutoCloseable {
                 validate();
             }
         }
-        return new TrainingResult(step, lastLoss, last, cancelled, dataset.skipped());
+        return new TrainingResult(step, lastLoss, last, cancelled, consumedSkipped);
     }
 
     /** One optimizer step: {@link #accumulateGradients()} then {@link #applyGradients()}. */
@@ -319,8 +386,8 @@ public final class MotionTrainer implements AutoCloseable {
                 norm,
                 config.clipsPerStep() / seconds,
                 seconds,
-                dataset.position().epoch(),
-                dataset.skippedTotal());
+                consumedPosition.epoch(),
+                consumedSkipped.values().stream().mapToLong(Long::longValue).sum());
     }
 
     /**
@@ -329,13 +396,96 @@ public final class MotionTrainer implements AutoCloseable {
      */
     public double accumulateGradients() throws IOException {
         double sum = 0;
-        for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
-            try (NDManager scope = model.manager().newSubManager()) {
-                sum += microBatch(micro, scope);
+        try (StepInputs in = takeInputs()) {
+            if (prefetcher != null && step + 1 < config.steps()) {
+                long next = step + 1;
+                pending = prefetcher.submit(() -> stepInputs(next));
             }
+            in.messages().forEach(listener::onMessage);
+            for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
+                try (NDManager scope = model.manager().newSubManager()) {
+                    sum += microBatch(micro, in, scope);
+                }
+            }
+            consumedPosition = in.position();
+            consumedSkipped = in.skipped();
         }
         lastLoss = sum / config.gradientAccumulation();
         return lastLoss;
+    }
+
+    /** This step's inputs: prefetched while the previous step trained, or prepared now. */
+    private StepInputs takeInputs() throws IOException {
+        Future<StepInputs> f = pending;
+        pending = null;
+        if (f == null) {
+            return stepInputs(step);
+        }
+        StepInputs in;
+        try {
+            in = f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for the inputs of step " + step, e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            if (cause instanceof RuntimeException re) {
+                throw re;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException("preparing the inputs of step " + step + " failed: " + cause, cause);
+        }
+        if (in.step() != step) {
+            in.close();
+            throw new IllegalStateException("prefetched the inputs of step " + in.step() + " but step " + step
+                    + " is next: call accumulateGradients and applyGradients alternately");
+        }
+        return in;
+    }
+
+    /**
+     * The inputs of optimizer step {@code forStep}, which need no gradients: its clips read from the
+     * stream, VAE-encoded to latents, and their captions (dropped for classifier-free guidance)
+     * encoded to text embeddings, per micro-batch, in a manager of their own. Runs on the prefetch
+     * thread (while the previous step trains) or on the calling thread; every random draw is seeded
+     * by (seed, purpose, step, ...), so both give the same arrays.
+     */
+    private StepInputs stepInputs(long forStep) throws IOException {
+        int b = config.batchSize();
+        int f = config.frames();
+        int s = config.size();
+        int a = config.gradientAccumulation();
+        NDManager m = NDManager.newBaseManager();
+        try (NoGrad noGrad = new NoGrad()) { // grad mode is per thread: off on this one too
+            NDArray[] latents = new NDArray[a];
+            NDArray[] text = new NDArray[a];
+            for (int micro = 0; micro < a; micro++) {
+                // clips (B, F, 3, S, S) in [-1, 1]
+                List<ClipDataset.Clip> clips = new ArrayList<>(b);
+                float[] pixels = new float[b * f * 3 * s * s];
+                for (int i = 0; i < b; i++) {
+                    ClipDataset.Clip clip = dataset.next();
+                    System.arraycopy(clip.pixels(), 0, pixels, i * clip.pixels().length, clip.pixels().length);
+                    clips.add(clip);
+                }
+                NDArray video = m.create(pixels, new Shape(b, f, 3, s, s));
+                // latents (B, 4, F, h, w), frozen VAE
+                latents[micro] = encodeLatents(video, forStep, micro, m);
+                video.close();
+                // text (B, S, C) with captions dropped for classifier-free guidance
+                text[micro] = encodeText(captions(clips, forStep, micro), m);
+            }
+            return new StepInputs(
+                    forStep, m, latents, text, dataset.position(), dataset.skipped(), datasetMessages.drain());
+        } catch (IOException | RuntimeException | Error e) {
+            m.close();
+            throw e;
+        }
     }
 
     /**
@@ -349,27 +499,12 @@ public final class MotionTrainer implements AutoCloseable {
     }
 
     /** One micro-batch's forward and backward; returns its (undivided) loss. */
-    private double microBatch(int micro, NDManager scope) throws IOException {
+    private double microBatch(int micro, StepInputs in, NDManager scope) {
         int b = config.batchSize();
-        int f = config.frames();
-        int s = config.size();
-        // 1. clips (B, F, 3, S, S) in [-1, 1]
-        List<ClipDataset.Clip> clips = new ArrayList<>(b);
-        float[] pixels = new float[b * f * 3 * s * s];
-        for (int i = 0; i < b; i++) {
-            ClipDataset.Clip clip = dataset.next();
-            System.arraycopy(clip.pixels(), 0, pixels, i * clip.pixels().length, clip.pixels().length);
-            clips.add(clip);
-        }
-        NDArray video = scope.create(pixels, new Shape(b, f, 3, s, s));
-        NDArray latents;
-        NDArray text;
-        try (NoGrad noGrad = new NoGrad()) {
-            // 2. latents (B, 4, F, h, w), frozen VAE
-            latents = encodeLatents(video, micro, scope);
-            // 3. text (B, S, C) with captions dropped for classifier-free guidance
-            text = encodeText(captions(clips, micro), scope);
-        }
+        NDArray latents = in.latents()[micro]; // (B, 4, F, h, w)
+        NDArray text = in.text()[micro]; // (B, S, C)
+        latents.attach(scope);
+        text.attach(scope);
         // 4. t ~ U{0..T-1} per clip, noise ~ N(0, 1), forward diffusion
         int[] t = timesteps(micro, b);
         NDArray noise = TorchRandom.randn(
@@ -397,7 +532,7 @@ public final class MotionTrainer implements AutoCloseable {
      * video (B, F, 3, S, S) -> latents (B, 4, F, S/8, S/8): a sample of the VAE's latent distribution
      * (seeded noise for all frames at once, as {@code latent_dist.sample()}), times the scaling factor.
      */
-    private NDArray encodeLatents(NDArray video, int micro, NDManager scope) {
+    private NDArray encodeLatents(NDArray video, long forStep, int micro, NDManager scope) {
         Shape vs = video.getShape();
         long b = vs.get(0);
         int f = (int) vs.get(1);
@@ -419,17 +554,18 @@ public final class MotionTrainer implements AutoCloseable {
         NDArray all = moments.size() == 1 ? moments.get(0) : NDArrays.concat(new NDList(moments), 0);
         DiagonalGaussianDistribution dist = new DiagonalGaussianDistribution(all);
         NDArray noise = TorchRandom.randn(
-                scope, dist.mean().getShape(), SeedStreams.seed(seed, SeedStreams.Purpose.LATENT, step, micro));
+                scope, dist.mean().getShape(), SeedStreams.seed(seed, SeedStreams.Purpose.LATENT, forStep, micro));
         NDArray z = VideoLayout.unfold(dist.sample(noise), f); // (B, 4, F, h, w)
         return model.vae().scale(z);
     }
 
     /** Captions with each one dropped to "" with probability captionDropout (seeded per clip). */
-    private List<String> captions(List<ClipDataset.Clip> clips, int micro) {
+    private List<String> captions(List<ClipDataset.Clip> clips, long forStep, int micro) {
         List<String> out = new ArrayList<>(clips.size());
         for (int i = 0; i < clips.size(); i++) {
             long index = (long) micro * config.batchSize() + i;
-            SplittableRandom r = new SplittableRandom(SeedStreams.seed(seed, SeedStreams.Purpose.CAPTION, step, index));
+            SplittableRandom r =
+                    new SplittableRandom(SeedStreams.seed(seed, SeedStreams.Purpose.CAPTION, forStep, index));
             out.add(r.nextDouble() < config.captionDropout() ? "" : clips.get(i).caption());
         }
         return out;
@@ -476,7 +612,7 @@ public final class MotionTrainer implements AutoCloseable {
                     ConfigFiles.JSON.writeValueAsString(model.unet().motion()));
         }
         meta.put("animatediff.training.step", Long.toString(step));
-        ClipDataset.Position pos = dataset.position();
+        ClipDataset.Position pos = consumedPosition; // the stream itself may be read ahead by the prefetch
         TrainingCheckpoint.State state = new TrainingCheckpoint.State(
                 TrainingCheckpoint.FORMAT,
                 step,
@@ -485,7 +621,7 @@ public final class MotionTrainer implements AutoCloseable {
                 pos.epoch(),
                 pos.line(),
                 clipsSeen,
-                dataset.skipped(),
+                consumedSkipped,
                 lastLoss);
         Path dir = TrainingCheckpoint.write(config.outDir(), state, weights, meta, optimizer.state());
         listener.onCheckpoint(step, dir);
@@ -559,12 +695,86 @@ public final class MotionTrainer implements AutoCloseable {
         return dataset;
     }
 
+    /**
+     * Where the data stream resumes after the steps done: the position after the last step's clips
+     * (the stream itself may already be read ahead by the prefetch). Checkpoints store it.
+     */
+    public ClipDataset.Position dataPosition() {
+        return consumedPosition;
+    }
+
+    /** Clips skipped by reason up to the last step's clips (carried-over counts included). */
+    public Map<String, Long> skipped() {
+        return consumedSkipped;
+    }
+
+    /** Stops the prefetch (waiting for a preparation under way, its arrays released), then frees everything. */
     @Override
     public void close() throws IOException {
         try {
+            if (prefetcher != null) {
+                Future<StepInputs> f = pending;
+                pending = null;
+                prefetcher.shutdown();
+                if (f != null) {
+                    try {
+                        f.get().close();
+                    } catch (ExecutionException e) {
+                        // the step it was for never runs: nothing to report
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                }
+                try {
+                    prefetcher.awaitTermination(1, TimeUnit.MINUTES);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
             dataset.close();
         } finally {
             model.close();
+        }
+    }
+
+    /**
+     * The inputs of one optimizer step, per micro-batch, owned by {@code manager} until a micro-batch
+     * attaches them to its scope.
+     *
+     * @param latents per micro-batch (B, 4, F, h, w), scaled
+     * @param text per micro-batch (B, S, C)
+     * @param position the data stream's position after this step's clips
+     * @param skipped skip counts after this step's clips
+     * @param messages the stream's skip messages while reading them
+     */
+    private record StepInputs(
+            long step,
+            NDManager manager,
+            NDArray[] latents,
+            NDArray[] text,
+            ClipDataset.Position position,
+            Map<String, Long> skipped,
+            List<String> messages)
+            implements AutoCloseable {
+        @Override
+        public void close() {
+            manager.close();
+        }
+    }
+
+    /** The data stream's messages, held until the step whose clips they concern starts. */
+    private static final class DatasetMessages implements Consumer<String> {
+        private final List<String> held = new ArrayList<>();
+
+        @Override
+        public synchronized void accept(String message) {
+            held.add(message);
+        }
+
+        synchronized List<String> drain() {
+            List<String> out = List.copyOf(held);
+            held.clear();
+            return out;
         }
     }
 }

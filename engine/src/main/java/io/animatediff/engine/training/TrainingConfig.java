@@ -41,6 +41,9 @@ import java.util.List;
  * @param vaeChunk frames the VAE encodes per call (memory bound, no effect on results)
  * @param randomFlip flip clips left to right at random (the reference's RandomHorizontalFlip); off
  *     when captions name a left/right direction
+ * @param prefetch prepare the next step's inputs (clip decoding, resizing, cropping, the frozen VAE
+ *     encode and text encoding) on a second thread while the current step trains; no effect on
+ *     results (the same seed gives bit-identical weights either way)
  */
 public record TrainingConfig(
         Path baseModel,
@@ -70,7 +73,8 @@ public record TrainingConfig(
         double validationGuidance,
         long seed,
         int vaeChunk,
-        boolean randomFlip) {
+        boolean randomFlip,
+        boolean prefetch) {
 
     /** The four validation prompts of configs/training/v1/training.yaml. */
     public static final List<String> OFFICIAL_VALIDATION_PROMPTS = List.of(
@@ -205,6 +209,7 @@ public record TrainingConfig(
         b.seed = seed;
         b.vaeChunk = vaeChunk;
         b.randomFlip = randomFlip;
+        b.prefetch = prefetch;
         return b;
     }
 
@@ -238,6 +243,7 @@ public record TrainingConfig(
         private long seed = 42;
         private int vaeChunk = 16;
         private boolean randomFlip = true;
+        private boolean prefetch = true;
 
         public Builder baseModel(Path v) {
             baseModel = v;
@@ -375,6 +381,11 @@ public record TrainingConfig(
             return this;
         }
 
+        public Builder prefetch(boolean v) {
+            prefetch = v;
+            return this;
+        }
+
         public TrainingConfig build() {
             return new TrainingConfig(
                     baseModel,
@@ -404,7 +415,8 @@ public record TrainingConfig(
                     validationGuidance,
                     seed,
                     vaeChunk,
-                    randomFlip);
+                    randomFlip,
+                    prefetch);
         }
     }
 }

@@ -1,12 +1,15 @@
 package io.animatediff.engine.training;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import io.animatediff.engine.nn.Linear;
 import io.animatediff.engine.nn.Param;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -62,6 +65,52 @@ class AdamWTest {
                     1e-5,
                     "exp_avg_sq");
         }
+    }
+
+    @Test
+    void segmentedUpdateIsBitIdenticalToOneSegment() {
+        assertArrayEquals(new int[] {0, 2, 3, 4}, AdamW.segments(new long[] {6, 2, 10, 7}, 10));
+        assertArrayEquals(new int[] {0, 1}, AdamW.segments(new long[] {12}, 10), "a larger parameter alone");
+        try (NDManager m = NDManager.newBaseManager()) {
+            // parameters of 6, 2, 10 and 7 elements: segments of at most 10 are {6, 2}, {10}, {7}
+            Map<String, Param> one = params();
+            Map<String, Param> split = params();
+            for (String k : one.keySet()) {
+                NDArray init = m.randomNormal(one.get(k).shape());
+                one.get(k).set(init.duplicate());
+                split.get(k).set(init.duplicate());
+            }
+            AdamW whole = new AdamW(one, m, 1e-2, 0.9, 0.999, 1e-8, 0.1);
+            AdamW parts = new AdamW(split, m, 1e-2, 0.9, 0.999, 1e-8, 0.1, 10);
+            for (int step = 0; step < 3; step++) {
+                try (NDManager scratch = m.newSubManager()) {
+                    Map<String, NDArray> grads = new LinkedHashMap<>();
+                    one.forEach((k, p) -> grads.put(k, scratch.randomNormal(p.shape())));
+                    whole.step(grads, 0.5f, scratch);
+                    parts.step(grads, 0.5f, scratch);
+                }
+            }
+            for (String k : one.keySet()) {
+                float[] expected = one.get(k).get().toFloatArray();
+                assertArrayEquals(expected, split.get(k).get().toFloatArray(), k);
+                assertNotEquals(0f, expected[0], k + " trained: not a vacuous comparison");
+            }
+            whole.state()
+                    .forEach((k, v) -> assertArrayEquals(
+                            v.toFloatArray(), parts.state().get(k).toFloatArray(), "moment " + k));
+        }
+    }
+
+    private static Map<String, Param> params() {
+        Linear a = new Linear(3, 2, true); // weight (2, 3), bias (2)
+        Linear b = new Linear(5, 2, false); // weight (2, 5)
+        Linear c = new Linear(1, 7, false); // weight (7, 1)
+        Map<String, Param> out = new LinkedHashMap<>();
+        out.put("a.weight", a.weight);
+        out.put("a.bias", a.bias);
+        out.put("b.weight", b.weight);
+        out.put("c.weight", c.weight);
+        return out;
     }
 
     @Test
