@@ -11,9 +11,7 @@ import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.model.AnimateDiffModel;
-import io.animatediff.engine.model.ModelLoader;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
@@ -26,8 +24,7 @@ class AnimationPipelineTest {
 
     @BeforeAll
     static void load() throws Exception {
-        model = ModelLoader.load(
-                TinyModelFixture.base(), TinyModelFixture.motion(), MotionModuleConfig.MotionNorm.OFFICIAL, List.of());
+        model = TinyModelFixture.load();
     }
 
     @AfterAll
@@ -36,12 +33,7 @@ class AnimationPipelineTest {
     }
 
     private static AnimationParams.Builder small() {
-        return AnimationParams.builder()
-                .prompt("a red circle moving left")
-                .frames(4)
-                .size(64, 64)
-                .steps(3)
-                .seed(7);
+        return TinyModelFixture.small();
     }
 
     @Test

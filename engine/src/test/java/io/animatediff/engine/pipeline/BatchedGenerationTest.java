@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.model.AnimateDiffModel;
-import io.animatediff.engine.model.ModelLoader;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -40,8 +38,7 @@ class BatchedGenerationTest {
 
     @BeforeAll
     static void load() throws Exception {
-        model = ModelLoader.load(
-                TinyModelFixture.base(), TinyModelFixture.motion(), MotionModuleConfig.MotionNorm.OFFICIAL, List.of());
+        model = TinyModelFixture.load();
     }
 
     @AfterAll
@@ -50,12 +47,7 @@ class BatchedGenerationTest {
     }
 
     private static AnimationParams.Builder small() {
-        return AnimationParams.builder()
-                .prompt("a red circle moving left")
-                .frames(4)
-                .size(64, 64)
-                .steps(3)
-                .seed(7);
+        return TinyModelFixture.small();
     }
 
     private static List<StepListener> none(int n) {

@@ -39,8 +39,7 @@ class GenerationFeaturesTest {
 
     @BeforeAll
     static void load() throws Exception {
-        model = ModelLoader.load(
-                TinyModelFixture.base(), TinyModelFixture.motion(), MotionModuleConfig.MotionNorm.OFFICIAL, List.of());
+        model = TinyModelFixture.load();
     }
 
     @AfterAll

@@ -8,10 +8,8 @@ import io.animatediff.engine.config.AutoencoderKLConfig;
 import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.config.UNet2DConditionConfig;
 import io.animatediff.engine.model.AnimateDiffModel;
-import io.animatediff.engine.model.ModelLoader;
 import io.animatediff.engine.ops.Ops;
 import io.animatediff.engine.ops.ResidentMemory;
-import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,8 +23,7 @@ class MemoryPlanTest {
 
     @BeforeAll
     static void load() throws Exception {
-        model = ModelLoader.load(
-                TinyModelFixture.base(), TinyModelFixture.motion(), MotionModuleConfig.MotionNorm.OFFICIAL, List.of());
+        model = TinyModelFixture.load();
     }
 
     @AfterAll
