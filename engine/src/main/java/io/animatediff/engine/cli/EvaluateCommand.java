@@ -47,6 +47,12 @@ public final class EvaluateCommand implements Callable<Integer> {
             description = "a row generated with a diffusers model folder and a motion module file (repeatable)")
     List<String> rows = new ArrayList<>();
 
+    @Option(
+            names = "--vae",
+            paramLabel = "MODEL_DIR",
+            description = "add rows of the world's own clips (both domains) encoded and decoded by this model's VAE")
+    Path vae;
+
     @Option(names = "--clips", defaultValue = "20", description = "scenes evaluated per row (of 60), spread evenly")
     int clips;
 
@@ -79,6 +85,21 @@ public final class EvaluateCommand implements Callable<Integer> {
                     truth(scenes, domain, false)));
         }
         table.add(WorldMetrics.row("world clips, frames shuffled", scenes, truth(scenes, Domain.BASE, true)));
+        if (vae != null) {
+            if (!Files.isDirectory(vae.resolve("vae"))) {
+                throw new IllegalArgumentException("--vae " + vae
+                        + ": no vae/ folder there: give a diffusers model folder (e.g. the world's base)");
+            }
+            WorldEvaluation.Settings settings =
+                    new WorldEvaluation.Settings(clips, frames, size, steps, guidance, seed);
+            for (Domain domain : Domain.values()) {
+                table.add(WorldEvaluation.vaeRoundTrip(
+                        "world clips through the VAE, " + domain.name().toLowerCase(Locale.ROOT) + " domain",
+                        vae,
+                        domain,
+                        settings));
+            }
+        }
         for (String row : rows) {
             table.add(generated(row, scenes));
         }

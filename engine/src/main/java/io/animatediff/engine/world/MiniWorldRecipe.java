@@ -346,7 +346,8 @@ public final class MiniWorldRecipe {
     /**
      * The paper's rows for a model set: base + motion; personalized (full) + motion, the claim;
      * LoRA-personalized + motion; personalized without a motion module (the zeroed module: frames
-     * independent); base with the motion module's output zeroed (= the base image model). GIFs go to
+     * independent); base with the motion module's output zeroed (= the base image model); and the
+     * world's own clips of both domains through the shared VAE (the ceiling of colour and shape). GIFs go to
      * {@code gifs/<row>/} when {@code gifs} is not null.
      */
     public static List<WorldMetrics.Row> evaluate(
@@ -374,6 +375,13 @@ public final class MiniWorldRecipe {
                         100 * row.personalizedFrames(),
                         (System.nanoTime() - t0) / 1e9));
                 table.add(row);
+            }
+            for (Domain domain : Domain.values()) {
+                table.add(WorldEvaluation.vaeRoundTrip(
+                        "world clips through the VAE, " + domain.name().toLowerCase(Locale.ROOT) + " domain",
+                        set.base(),
+                        domain,
+                        settings));
             }
             return table;
         } finally {

@@ -6,14 +6,18 @@ import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.media.Frames;
 import io.animatediff.engine.media.GifWriter;
 import io.animatediff.engine.model.AnimateDiffModel;
+import io.animatediff.engine.model.BaseModelFiles;
 import io.animatediff.engine.model.LoraSpec;
 import io.animatediff.engine.model.ModelLoader;
+import io.animatediff.engine.nn.WeightLoader;
 import io.animatediff.engine.pipeline.AnimationParams;
 import io.animatediff.engine.pipeline.AnimationPipeline;
 import io.animatediff.engine.pipeline.StepListener;
+import io.animatediff.engine.vae.AutoencoderKL;
 import io.animatediff.engine.weights.SafetensorsWriter;
 import io.animatediff.engine.weights.TensorSource;
 import io.animatediff.engine.weights.TensorSources;
+import io.animatediff.engine.world.MiniWorld.Domain;
 import io.animatediff.engine.world.MiniWorld.Scene;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -109,6 +113,36 @@ public final class WorldEvaluation {
             }
         }
         return out;
+    }
+
+    /**
+     * The world's own clip of each scene in {@code domain} (clip i drawn with seed {@code seed + i}),
+     * encoded and decoded by the VAE of diffusers model folder {@code model}: the ceiling the image
+     * codec leaves every generated row (what the VAE cannot reproduce, no UNet can draw).
+     */
+    public static WorldMetrics.Row vaeRoundTrip(String name, Path model, Domain domain, Settings settings)
+            throws IOException {
+        List<Scene> scenes = scenes(settings.clips());
+        List<Frames> out = new ArrayList<>();
+        int f = settings.frames();
+        int s = settings.size();
+        try (BaseModelFiles files = BaseModelFiles.open(model);
+                NDManager m = NDManager.newBaseManager()) {
+            AutoencoderKL vae = new AutoencoderKL(files.vaeConfig);
+            WeightLoader.load(vae, files.vae, m);
+            for (int i = 0; i < scenes.size(); i++) {
+                try (NDManager clip = m.newSubManager()) {
+                    Frames truth = MiniWorld.render(scenes.get(i), domain, f, s, settings.seed() + i)
+                            .frames();
+                    NDArray x = clip.create(truth.toFloatCHW(), new ai.djl.ndarray.types.Shape(f, 3, s, s))
+                            .mul(2f)
+                            .sub(1f); // (F, 3, H, W) in [-1, 1]
+                    NDArray y = vae.decode(vae.encode(x)).add(1f).div(2f); // (F, 3, H, W) about [0, 1]
+                    out.add(Frames.fromFloatCHW(y.toFloatArray(), f, s, s, truth.fps()));
+                }
+            }
+        }
+        return WorldMetrics.row(name, scenes, out);
     }
 
     /**

@@ -45,6 +45,22 @@ class EvaluateCommandTest {
     }
 
     @Test
+    void theVaeRowsJudgeTheWorldsClipsThroughAModelsVae(@TempDir Path dir) throws Exception {
+        Path base = dir.resolve("base");
+        TinyModels.writeBaseModel(base, 0);
+        MainTest.Result r =
+                MainTest.run("evaluate", "--json", "--clips", "2", "--size", "32", "--vae", base.toString());
+        assertEquals(0, r.exit(), r.err());
+        List<String> lines = r.out().lines().toList();
+        assertEquals(5, lines.size(), r.out());
+        assertTrue(lines.get(3).startsWith("{\"row\": \"world clips through the VAE, base domain\""), lines.get(3));
+        assertTrue(lines.get(4).startsWith("{\"row\": \"world clips through the VAE, personalized domain\""));
+        MainTest.Result bad = MainTest.run("evaluate", "--vae", dir.toString());
+        assertEquals(1, bad.exit());
+        assertTrue(bad.err().contains("no vae/ folder there"), bad.err());
+    }
+
+    @Test
     void aBadRowSaysWhatToGive() {
         MainTest.Result r = MainTest.run("evaluate", "--row", "nothing");
         assertEquals(1, r.exit());
