@@ -1,5 +1,6 @@
 package io.animatediff.engine.cli;
 
+import io.animatediff.engine.bench.Bf16Benchmark;
 import io.animatediff.engine.bench.EngineBenchmark;
 import io.animatediff.engine.bench.MemoryPlanBenchmark;
 import io.animatediff.engine.ops.AttentionBenchmark;
@@ -78,8 +79,21 @@ public final class BenchCommand implements Callable<Integer> {
             description = "true|false: --memory-plan doubles the UNet batch as classifier-free guidance does")
     boolean cfg;
 
+    @Option(
+            names = "--bf16-ops",
+            description = "run only the bfloat16 benchmark: SD1.5-width convs and linears fp32 vs bf16 (weight cast"
+                    + " per call or held), then one --unet forward at --latent and --frames fp32 vs -Danimatediff.bf16")
+    boolean bf16Ops;
+
     @Override
     public Integer call() throws Exception {
+        if (bf16Ops) {
+            if (!unet.equals("sd15") && !unet.equals("tiny")) {
+                throw new IllegalArgumentException("--unet " + unet + " is not known: use sd15 or tiny");
+            }
+            new Bf16Benchmark(System.out, unet.equals("sd15"), latent, frames).run();
+            return 0;
+        }
         if (memoryPlan) {
             new MemoryPlanBenchmark(System.out, latent, frames, cfg, reps).run();
             return 0;

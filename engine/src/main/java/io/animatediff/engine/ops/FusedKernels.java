@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * libtorch kernels DJL does not expose (fused scaled-dot-product attention, group_norm, silu, and
- * bfloat16 attention and matmul for the benchmark),
+ * bfloat16 attention, matmul, linear and conv2d),
  * reached through one TorchScript module that is written without Python at first use, loaded once
  * per process through DJL and kept for the process's lifetime.
  *
@@ -86,6 +86,33 @@ final class FusedKernels {
                 a: Tensor,
                 b: Tensor) -> Tensor:
               return torch.to(torch.matmul(torch.to(a, 15), torch.to(b, 15)), 6)
+            def to_bf16(self: __torch__.FusedOps,
+                x: Tensor) -> Tensor:
+              return torch.to(x, 15)
+            def linear_bf16(self: __torch__.FusedOps,
+                x: Tensor,
+                w: Tensor,
+                b: Tensor) -> Tensor:
+              return torch.to(torch.linear(torch.to(x, 15), torch.to(w, 15), torch.to(b, 15)), 6)
+            def linear_bf16_nobias(self: __torch__.FusedOps,
+                x: Tensor,
+                w: Tensor) -> Tensor:
+              return torch.to(torch.linear(torch.to(x, 15), torch.to(w, 15)), 6)
+            def conv2d_bf16(self: __torch__.FusedOps,
+                x: Tensor,
+                w: Tensor,
+                b: Tensor,
+                stride: int,
+                padding: int) -> Tensor:
+              y = torch.conv2d(torch.to(x, 15), torch.to(w, 15), torch.to(b, 15), [stride, stride], [padding, padding])
+              return torch.to(y, 6)
+            def conv2d_bf16_nobias(self: __torch__.FusedOps,
+                x: Tensor,
+                w: Tensor,
+                stride: int,
+                padding: int) -> Tensor:
+              y = torch.conv2d(torch.to(x, 15), torch.to(w, 15), None, [stride, stride], [padding, padding])
+              return torch.to(y, 6)
             """;
 
     private final Model model; // holds the module: open for the process's lifetime
@@ -200,6 +227,33 @@ final class FusedKernels {
     /** a @ b in bfloat16 with a float32 result, cast inside libtorch like {@link #attentionBf16}. */
     NDArray matmulBf16(NDArray a, NDArray b) {
         return call("matmul_bf16", a, b);
+    }
+
+    /**
+     * A bfloat16 copy of x, held by libtorch: DJL reports its data type as UNKNOWN and can run no op
+     * on it, but the copy can be passed back to {@link #linearBf16} and {@link #conv2dBf16} and
+     * closed. Belongs to x's manager.
+     */
+    NDArray toBf16(NDArray x) {
+        return call("to_bf16", x);
+    }
+
+    /**
+     * torch.linear in bfloat16 with a float32 result; x (..., Cin) float32, w (Cout, Cin) float32
+     * (cast per call) or a {@link #toBf16} copy (used as is), b (Cout) float32 or null.
+     */
+    NDArray linearBf16(NDArray x, NDArray w, NDArray b) {
+        return b == null ? call("linear_bf16_nobias", x, w) : call("linear_bf16", x, w, b);
+    }
+
+    /**
+     * torch.conv2d in bfloat16 with a float32 result; x (N, Cin, H, W) float32, w (Cout, Cin, k, k)
+     * float32 (cast per call) or a {@link #toBf16} copy, b (Cout) float32 or null.
+     */
+    NDArray conv2dBf16(NDArray x, NDArray w, NDArray b, int stride, int padding) {
+        return b == null
+                ? call("conv2d_bf16_nobias", x, w, (long) stride, (long) padding)
+                : call("conv2d_bf16", x, w, b, (long) stride, (long) padding);
     }
 
     /** Whether every array is a PyTorch-engine array these kernels can take. */

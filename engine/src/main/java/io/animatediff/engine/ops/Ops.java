@@ -23,6 +23,10 @@ import java.util.Optional;
  * DJL ops ({@link ComposedOps}), with attention computed in query chunks whose score buffers fit
  * the budget {@value #BUDGET_PROPERTY} (bytes, default {@value #DEFAULT_ATTENTION_BUDGET}). Where
  * the fused kernels cannot load, FUSED falls back to COMPOSED after one warning.
+ *
+ * <p>{@link #linear} and {@link #conv2d} run in bfloat16 (float32 in and out) where {@link
+ * Bfloat16} is switched on ({@code -Danimatediff.bf16=true}; off by default) and applies; the
+ * cached bfloat16 weight copies then live on the weights' managers.
  */
 public final class Ops {
     /** System property selecting the mode: {@code fused} or {@code composed}. */
@@ -55,9 +59,14 @@ public final class Ops {
     public static NDArray linear(NDArray x, NDArray weight, NDArray bias) {
         OpObserver o = observer;
         long t = o == null ? 0 : System.nanoTime();
-        NDArray y = bias == null
-                ? Linear.linear(x, weight).singletonOrThrow()
-                : Linear.linear(x, weight, bias).singletonOrThrow();
+        NDArray y;
+        if (Bfloat16.applies(x, weight, bias)) {
+            y = Bfloat16.linear(x, Bfloat16.cachedCopy(weight), bias);
+        } else {
+            y = bias == null
+                    ? Linear.linear(x, weight).singletonOrThrow()
+                    : Linear.linear(x, weight, bias).singletonOrThrow();
+        }
         if (o != null) {
             Shape w = weight.getShape(); // (Cout, Cin)
             long rows = x.getShape().size() / w.get(1);
@@ -72,9 +81,17 @@ public final class Ops {
     public static NDArray conv2d(NDArray x, NDArray weight, NDArray bias, int stride, int padding) {
         OpObserver o = observer;
         long t = o == null ? 0 : System.nanoTime();
-        NDArray y = Conv2d.conv2d(
-                        x, weight, bias, new Shape(stride, stride), new Shape(padding, padding), new Shape(1, 1), 1)
-                .singletonOrThrow();
+        NDArray y = Bfloat16.applies(x, weight, bias)
+                ? Bfloat16.conv2d(x, Bfloat16.cachedCopy(weight), bias, stride, padding)
+                : Conv2d.conv2d(
+                                x,
+                                weight,
+                                bias,
+                                new Shape(stride, stride),
+                                new Shape(padding, padding),
+                                new Shape(1, 1),
+                                1)
+                        .singletonOrThrow();
         if (o != null) {
             Shape w = weight.getShape(); // (Cout, Cin, k, k)
             Shape out = y.getShape(); // (N, Cout, Hout, Wout)
