@@ -86,6 +86,9 @@ final class FusedKernels {
                 a: Tensor,
                 b: Tensor) -> Tensor:
               return torch.to(torch.matmul(torch.to(a, 15), torch.to(b, 15)), 6)
+            def requires_grad(self: __torch__.FusedOps,
+                x: Tensor) -> bool:
+              return x.requires_grad
             """;
 
     private final Model model; // holds the module: open for the process's lifetime
@@ -200,6 +203,28 @@ final class FusedKernels {
     /** a @ b in bfloat16 with a float32 result, cast inside libtorch like {@link #attentionBf16}. */
     NDArray matmulBf16(NDArray a, NDArray b) {
         return call("matmul_bf16", a, b);
+    }
+
+    /**
+     * libtorch's {@code x.requires_grad}: true for a leaf that requires grad and for every result
+     * autograd recorded from one. DJL's {@code NDArray.hasGradient()} is not that: its native
+     * {@code torchRequiresGrad} returns {@code requires_grad() && (is_leaf() || retains_grad())}, so
+     * it is false for every intermediate result.
+     */
+    boolean requiresGrad(NDArray x) {
+        IValue input = IValue.from((PtNDArray) x);
+        try {
+            long result = invoke("requires_grad", new long[] {input.getHandle()});
+            try (IValue value = (IValue) newIValue.invoke(result)) {
+                return value.toBoolean();
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("fused kernel requires_grad failed", t);
+        } finally {
+            input.close();
+        }
     }
 
     /** Whether every array is a PyTorch-engine array these kernels can take. */
