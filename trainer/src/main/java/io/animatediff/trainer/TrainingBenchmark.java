@@ -4,7 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
 import io.animatediff.engine.bench.FastInit;
 import io.animatediff.engine.bench.FlopCounter;
 import io.animatediff.engine.clip.CLIPTextModel;
@@ -14,6 +16,7 @@ import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.config.UNet2DConditionConfig;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.TinyModels;
+import io.animatediff.engine.nn.Param;
 import io.animatediff.engine.schedulers.SchedulerConfig;
 import io.animatediff.engine.text.ClipTokenizer;
 import io.animatediff.engine.training.FolderDatasetSource;
@@ -161,7 +164,7 @@ public final class TrainingBenchmark {
                             .mapToLong(p -> p.shape().size())
                             .sum(),
                     rss() >> 20);
-            Counted counted = count(trainer, batch, frames, size);
+            Counted counted = count(trainer, batch, frames, size, o.sd15() ? 1 : 10);
             for (int i = 0; i < warmUp; i++) {
                 StepReport r = trainer.step(); // warm-up
                 System.out.printf(Locale.ROOT, "warm-up step %d: %.1f s, RSS %d MB%n", i + 1, r.seconds(), rss() >> 20);
@@ -172,6 +175,7 @@ public final class TrainingBenchmark {
             List<Double> seconds = new ArrayList<>();
             List<Double> cpuSeconds = new ArrayList<>();
             List<Double> processCpuSeconds = new ArrayList<>();
+            List<Long> rssPerStep = new ArrayList<>();
             double loss = Double.NaN;
             long rssMid = rss0;
             long nativeMid = native0;
@@ -184,14 +188,17 @@ public final class TrainingBenchmark {
                 processCpuSeconds.add((processCpuNanos() - processCpu) / 1e9);
                 seconds.add(r.seconds());
                 loss = r.loss();
-                if (o.sd15()) {
+                long now = rss();
+                rssPerStep.add(now);
+                if ((o.sd15() && steps <= 20) || (i + 1) % 10 == 0) {
                     System.out.printf(
                             Locale.ROOT,
-                            "step %d: %.1f s, loss %.4f, RSS %d MB%n",
+                            "step %d: %.1f s, loss %.4f, RSS %d MB, peak RSS %d MB%n",
                             i + 1,
                             r.seconds(),
                             r.loss(),
-                            rss() >> 20);
+                            now >> 20,
+                            peakRss() >> 20);
                 }
                 if (i == steps / 2) {
                     System.gc();
@@ -219,8 +226,40 @@ public final class TrainingBenchmark {
                     100.0 * (native1 - nativeMid) / Math.max(1, nativeMid),
                     flat ? "FLAT" : "GROWS",
                     peakRss() >> 20);
+            windows(rssPerStep);
             System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
         }
+    }
+
+    /**
+     * RSS sampled after every timed step, the first window of steps against the last (50 steps each,
+     * or a quarter of the run when shorter): mean and max of each, and flat when the last window's
+     * max exceeds the first's by at most 5% + 32 MB (the same allowance as the half-way check).
+     */
+    static void windows(List<Long> rssPerStep) {
+        int n = rssPerStep.size();
+        int w = Math.min(50, n / 4);
+        if (w < 1) {
+            return;
+        }
+        List<Long> first = rssPerStep.subList(0, w);
+        List<Long> last = rssPerStep.subList(n - w, n);
+        long firstMax = first.stream().mapToLong(Long::longValue).max().orElseThrow();
+        long lastMax = last.stream().mapToLong(Long::longValue).max().orElseThrow();
+        boolean flat = lastMax - firstMax <= firstMax * 0.05 + (32L << 20);
+        System.out.printf(
+                Locale.ROOT,
+                "RSS after each step, steps 1-%d vs %d-%d: mean %d vs %d MB, max %d vs %d MB (%+d MB, %+.1f%%): %s%n",
+                w,
+                n - w + 1,
+                n,
+                (long) first.stream().mapToLong(Long::longValue).average().orElseThrow() >> 20,
+                (long) last.stream().mapToLong(Long::longValue).average().orElseThrow() >> 20,
+                firstMax >> 20,
+                lastMax >> 20,
+                (lastMax - firstMax) >> 20,
+                100.0 * (lastMax - firstMax) / firstMax,
+                flat ? "FLAT" : "GROWS");
     }
 
     /**
@@ -268,7 +307,7 @@ public final class TrainingBenchmark {
      * autograd, the UNet forward with it (motion weights trainable), its backward counted from the
      * forward's grad flags.
      */
-    static Counted count(MotionTrainer trainer, int batch, int frames, int size) {
+    static Counted count(MotionTrainer trainer, int batch, int frames, int size, int reps) {
         AnimateDiffModel model = trainer.model();
         int chunk = trainer.config().vaeChunk();
         long vae;
@@ -303,21 +342,84 @@ public final class TrainingBenchmark {
                 unetForward = c.flops();
                 unetBackward = c.backwardFlops();
             }
+            JniUtils.setGradMode(grad);
+            Counted counted = new Counted(vae, text, unetForward, unetBackward);
+            System.out.printf(
+                    Locale.ROOT,
+                    "step FLOPs (analytic): VAE encode %.2f G, text %.3f G, UNet forward %.2f G, backward %.2f G"
+                            + " (%.2f of the UNet forward; run D estimated 1.00, run E's leaf-only count 0.27-0.29):"
+                            + " %.2f GFLOP%n",
+                    vae / 1e9,
+                    text / 1e9,
+                    unetForward / 1e9,
+                    unetBackward / 1e9,
+                    (double) unetBackward / unetForward,
+                    counted.step() / 1e9);
+            timeBackward(trainer, embeddings, batch, frames, size, reps, (double) unetBackward / unetForward);
+            return counted;
         } finally {
             JniUtils.setGradMode(grad);
         }
-        Counted counted = new Counted(vae, text, unetForward, unetBackward);
+    }
+
+    /**
+     * The real backward against the forward, as a check of the counted ratio: the UNet forward in
+     * grad mode and the epsilon-MSE's backward into the motion weights (as {@link MotionTrainer}'s
+     * micro-batch), each timed by wall and by the calling thread's CPU (with one torch thread libtorch
+     * runs both there: its CPU autograd engine works on the caller's thread); medians over {@code
+     * reps}. The
+     * gradients are zeroed after, so the first training step starts as it would have.
+     */
+    static void timeBackward(
+            MotionTrainer trainer, NDArray embeddings, int batch, int frames, int size, int reps, double counted) {
+        AnimateDiffModel model = trainer.model();
+        List<Double> forward = new ArrayList<>();
+        List<Double> backward = new ArrayList<>();
+        List<Double> forwardCpu = new ArrayList<>();
+        List<Double> backwardCpu = new ArrayList<>();
+        for (int i = 0; i < reps; i++) {
+            try (NDManager part = embeddings.getManager().newSubManager();
+                    GradientCollector collector = part.getEngine().newGradientCollector()) {
+                NDArray x = part.randomNormal(new Shape(batch, 4, frames, size / 8, size / 8)); // (B, C, F, h, w)
+                NDArray noise = part.randomNormal(x.getShape());
+                NDArray t = part.create(new float[batch]); // (B)
+                long wall = System.nanoTime();
+                long cpu = threadCpuNanos();
+                NDArray mse = model.unet()
+                        .forward(x, t, embeddings)
+                        .sub(noise)
+                        .square()
+                        .mean();
+                mse.getFloat(); // the forward has run
+                forward.add((System.nanoTime() - wall) / 1e9);
+                forwardCpu.add((threadCpuNanos() - cpu) / 1e9);
+                wall = System.nanoTime();
+                cpu = threadCpuNanos();
+                collector.backward(mse);
+                backward.add((System.nanoTime() - wall) / 1e9);
+                backwardCpu.add((threadCpuNanos() - cpu) / 1e9);
+            }
+        }
+        for (Param p : trainer.trainableParameters().values()) {
+            JniUtils.zeroGrad((PtNDArray) p.get());
+        }
+        double f = median(forward);
+        double b = median(backward);
+        double fc = median(forwardCpu);
+        double bc = median(backwardCpu);
         System.out.printf(
                 Locale.ROOT,
-                "step FLOPs (analytic): VAE encode %.2f G, text %.3f G, UNet forward %.2f G, backward %.2f G"
-                        + " (%.2f of the UNet forward; the old estimate counted 1.00): %.2f GFLOP%n",
-                vae / 1e9,
-                text / 1e9,
-                unetForward / 1e9,
-                unetBackward / 1e9,
-                (double) unetBackward / unetForward,
-                counted.step() / 1e9);
-        return counted;
+                "real backward vs forward (UNet, median of %d): forward %.1f ms wall / %.1f ms CPU, backward %.1f ms"
+                        + " wall / %.1f ms CPU (thread): measured time ratio %.2f by CPU (%.2f by wall) vs counted FLOP ratio"
+                        + " %.2f%n",
+                reps,
+                f * 1e3,
+                fc * 1e3,
+                b * 1e3,
+                bc * 1e3,
+                bc / fc,
+                b / f,
+                counted);
     }
 
     private static void report(
