@@ -32,6 +32,7 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 
@@ -164,7 +165,7 @@ public final class TrainingBenchmark {
                             .mapToLong(p -> p.shape().size())
                             .sum(),
                     rss() >> 20);
-            Counted counted = count(trainer, batch, frames, size, o.sd15() ? 1 : 10);
+            Counted counted = count(trainer, batch, frames, size, o.sd15() ? 2 : 10);
             for (int i = 0; i < warmUp; i++) {
                 StepReport r = trainer.step(); // warm-up
                 System.out.printf(Locale.ROOT, "warm-up step %d: %.1f s, RSS %d MB%n", i + 1, r.seconds(), rss() >> 20);
@@ -366,8 +367,9 @@ public final class TrainingBenchmark {
      * The real backward against the forward, as a check of the counted ratio: the UNet forward in
      * grad mode and the epsilon-MSE's backward into the motion weights (as {@link MotionTrainer}'s
      * micro-batch), each timed by wall and by the calling thread's CPU (with one torch thread libtorch
-     * runs both there: its CPU autograd engine works on the caller's thread); medians over {@code
-     * reps}. The
+     * runs both there: its CPU autograd engine works on the caller's thread), {@code reps} passes;
+     * the ratio is of the best passes after the first (whose backward also allocates the gradients).
+     * The
      * gradients are zeroed after, so the first training step starts as it would have.
      */
     static void timeBackward(
@@ -403,23 +405,31 @@ public final class TrainingBenchmark {
         for (Param p : trainer.trainableParameters().values()) {
             JniUtils.zeroGrad((PtNDArray) p.get());
         }
-        double f = median(forward);
-        double b = median(backward);
-        double fc = median(forwardCpu);
-        double bc = median(backwardCpu);
+        for (int i = 0; i < reps; i++) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "  UNet forward + MSE %.1f ms, backward %.1f ms (thread CPU; wall %.1f / %.1f ms)%s%n",
+                    forwardCpu.get(i) * 1e3,
+                    backwardCpu.get(i) * 1e3,
+                    forward.get(i) * 1e3,
+                    backward.get(i) * 1e3,
+                    i == 0 ? ", cold: the first backward allocates the motion weights' gradients" : "");
+        }
+        // warm: best of the passes after the first, unless there is only one
+        int from = reps > 1 ? 1 : 0;
+        double fc = Collections.min(forwardCpu.subList(from, reps));
+        double bc = Collections.min(backwardCpu.subList(from, reps));
+        double f = Collections.min(forward.subList(from, reps));
+        double b = Collections.min(backward.subList(from, reps));
         System.out.printf(
                 Locale.ROOT,
-                "real backward vs forward (UNet, median of %d): forward %.1f ms wall / %.1f ms CPU, backward %.1f ms"
-                        + " wall / %.1f ms CPU (thread): measured time ratio %.2f by CPU (%.2f by wall) vs counted FLOP ratio"
-                        + " %.2f%n",
-                reps,
-                f * 1e3,
-                fc * 1e3,
-                b * 1e3,
-                bc * 1e3,
+                "real backward vs forward (UNet, %s): measured time ratio %.2f by thread CPU (%.2f by wall) vs counted"
+                        + " FLOP ratio %.2f: the backward ran at %.2f of the forward's FLOP rate%n",
+                reps > 1 ? "best of passes 2-" + reps : "one cold pass",
                 bc / fc,
                 b / f,
-                counted);
+                counted,
+                counted / (bc / fc));
     }
 
     private static void report(
