@@ -177,6 +177,7 @@ public final class TrainingBenchmark {
             List<Double> cpuSeconds = new ArrayList<>();
             List<Double> processCpuSeconds = new ArrayList<>();
             List<Long> rssPerStep = new ArrayList<>();
+            List<Double> optimizerCpuSeconds = new ArrayList<>();
             double loss = Double.NaN;
             long rssMid = rss0;
             long nativeMid = native0;
@@ -184,11 +185,17 @@ public final class TrainingBenchmark {
             for (int i = 0; i < steps; i++) {
                 long cpu = threadCpuNanos();
                 long processCpu = processCpuNanos();
-                StepReport r = trainer.step();
-                cpuSeconds.add((threadCpuNanos() - cpu) / 1e9);
+                long t = System.nanoTime();
+                double stepLoss = trainer.accumulateGradients(); // step() in two timed parts
+                long updateCpu = threadCpuNanos();
+                trainer.applyGradients();
+                long end = threadCpuNanos();
+                double stepSeconds = (System.nanoTime() - t) / 1e9;
+                cpuSeconds.add((end - cpu) / 1e9);
+                optimizerCpuSeconds.add((end - updateCpu) / 1e9);
                 processCpuSeconds.add((processCpuNanos() - processCpu) / 1e9);
-                seconds.add(r.seconds());
-                loss = r.loss();
+                seconds.add(stepSeconds);
+                loss = stepLoss;
                 long now = rss();
                 rssPerStep.add(now);
                 if ((o.sd15() && steps <= 20) || (i + 1) % 10 == 0) {
@@ -196,8 +203,8 @@ public final class TrainingBenchmark {
                             Locale.ROOT,
                             "step %d: %.1f s, loss %.4f, RSS %d MB, peak RSS %d MB%n",
                             i + 1,
-                            r.seconds(),
-                            r.loss(),
+                            stepSeconds,
+                            stepLoss,
                             now >> 20,
                             peakRss() >> 20);
                 }
@@ -212,6 +219,20 @@ public final class TrainingBenchmark {
             long rss1 = rss();
             long native1 = rss1 - committedHeap();
             report(counted, o, seconds, cpuSeconds, processCpuSeconds, wall, loss, matmul, matmulCpu);
+            double optimizer = median(optimizerCpuSeconds);
+            double passes = median(cpuSeconds) - optimizer;
+            System.out.printf(
+                    Locale.ROOT,
+                    "the training thread's step, median: forward + backward (with the VAE encode and text encoder"
+                            + " unless prefetched) %.1f ms CPU, the update (gradient clipping, AdamW, zeroing; no FLOPs"
+                            + " counted) %.1f ms CPU = %.2f of it; the step's FLOPs per CPU-second of the passes alone (NaN with"
+                            + " the prefetch: part of them ran on its thread)"
+                            + " %.1f = %.2f of matmul%n",
+                    passes * 1e3,
+                    optimizer * 1e3,
+                    optimizer / median(cpuSeconds),
+                    o.prefetch() ? Double.NaN : counted.step() / passes / 1e9,
+                    o.prefetch() ? Double.NaN : counted.step() / passes / 1e9 / matmulCpu);
             boolean flat = native1 - nativeMid <= nativeMid * 0.05 + (32L << 20);
             System.out.printf(
                     Locale.ROOT,
