@@ -64,8 +64,9 @@ import java.util.Locale;
  * [size] [frames] [batch] [--unet tiny|sd15] [--prefetch true|false]}. {@code tiny} (defaults 200 64
  * 8 2): the tiny built-in base and a fresh tiny motion module. {@code sd15} (defaults 4 128 8 1):
  * random-weight models at Stable Diffusion 1.5 widths (UNet, VAE, CLIP ViT-L/14 text encoder; the
- * tiny tokenizer) with a fresh v2 motion module, built in memory (no files): peak RSS 13.97 GB at
- * 128 px with {@code --prefetch false} (over 14 GB with the prefetch).
+ * tiny tokenizer) with a fresh v2 motion module, built in memory (no files): peak RSS 14.43 GB at
+ * 128 px with {@code --prefetch false} (the backward timing included; over 14 GB with the
+ * prefetch), 12.4 GB at 64 px and 4 frames.
  */
 public final class TrainingBenchmark {
     private TrainingBenchmark() {}
