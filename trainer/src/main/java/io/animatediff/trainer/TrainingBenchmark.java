@@ -4,7 +4,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
+import ai.djl.training.GradientCollector;
 import io.animatediff.engine.bench.FastInit;
 import io.animatediff.engine.bench.FlopCounter;
 import io.animatediff.engine.clip.CLIPTextModel;
@@ -14,6 +16,7 @@ import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.config.UNet2DConditionConfig;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.TinyModels;
+import io.animatediff.engine.nn.Param;
 import io.animatediff.engine.schedulers.SchedulerConfig;
 import io.animatediff.engine.text.ClipTokenizer;
 import io.animatediff.engine.training.FolderDatasetSource;
@@ -29,6 +32,7 @@ import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 
@@ -60,8 +64,9 @@ import java.util.Locale;
  * [size] [frames] [batch] [--unet tiny|sd15] [--prefetch true|false]}. {@code tiny} (defaults 200 64
  * 8 2): the tiny built-in base and a fresh tiny motion module. {@code sd15} (defaults 4 128 8 1):
  * random-weight models at Stable Diffusion 1.5 widths (UNet, VAE, CLIP ViT-L/14 text encoder; the
- * tiny tokenizer) with a fresh v2 motion module, built in memory (no files): peak RSS 13.97 GB at
- * 128 px with {@code --prefetch false} (over 14 GB with the prefetch).
+ * tiny tokenizer) with a fresh v2 motion module, built in memory (no files): peak RSS 14.43 GB at
+ * 128 px with {@code --prefetch false} (the backward timing included; over 14 GB with the
+ * prefetch), 12.4 GB at 64 px and 4 frames.
  */
 public final class TrainingBenchmark {
     private TrainingBenchmark() {}
@@ -161,7 +166,7 @@ public final class TrainingBenchmark {
                             .mapToLong(p -> p.shape().size())
                             .sum(),
                     rss() >> 20);
-            Counted counted = count(trainer, batch, frames, size);
+            Counted counted = count(trainer, batch, frames, size, o.sd15() ? 2 : 10);
             for (int i = 0; i < warmUp; i++) {
                 StepReport r = trainer.step(); // warm-up
                 System.out.printf(Locale.ROOT, "warm-up step %d: %.1f s, RSS %d MB%n", i + 1, r.seconds(), rss() >> 20);
@@ -172,6 +177,8 @@ public final class TrainingBenchmark {
             List<Double> seconds = new ArrayList<>();
             List<Double> cpuSeconds = new ArrayList<>();
             List<Double> processCpuSeconds = new ArrayList<>();
+            List<Long> rssPerStep = new ArrayList<>();
+            List<Double> optimizerCpuSeconds = new ArrayList<>();
             double loss = Double.NaN;
             long rssMid = rss0;
             long nativeMid = native0;
@@ -179,19 +186,28 @@ public final class TrainingBenchmark {
             for (int i = 0; i < steps; i++) {
                 long cpu = threadCpuNanos();
                 long processCpu = processCpuNanos();
-                StepReport r = trainer.step();
-                cpuSeconds.add((threadCpuNanos() - cpu) / 1e9);
+                long t = System.nanoTime();
+                double stepLoss = trainer.accumulateGradients(); // step() in two timed parts
+                long updateCpu = threadCpuNanos();
+                trainer.applyGradients();
+                long end = threadCpuNanos();
+                double stepSeconds = (System.nanoTime() - t) / 1e9;
+                cpuSeconds.add((end - cpu) / 1e9);
+                optimizerCpuSeconds.add((end - updateCpu) / 1e9);
                 processCpuSeconds.add((processCpuNanos() - processCpu) / 1e9);
-                seconds.add(r.seconds());
-                loss = r.loss();
-                if (o.sd15()) {
+                seconds.add(stepSeconds);
+                loss = stepLoss;
+                long now = rss();
+                rssPerStep.add(now);
+                if ((o.sd15() && steps <= 20) || (i + 1) % 10 == 0) {
                     System.out.printf(
                             Locale.ROOT,
-                            "step %d: %.1f s, loss %.4f, RSS %d MB%n",
+                            "step %d: %.1f s, loss %.4f, RSS %d MB, peak RSS %d MB%n",
                             i + 1,
-                            r.seconds(),
-                            r.loss(),
-                            rss() >> 20);
+                            stepSeconds,
+                            stepLoss,
+                            now >> 20,
+                            peakRss() >> 20);
                 }
                 if (i == steps / 2) {
                     System.gc();
@@ -204,6 +220,20 @@ public final class TrainingBenchmark {
             long rss1 = rss();
             long native1 = rss1 - committedHeap();
             report(counted, o, seconds, cpuSeconds, processCpuSeconds, wall, loss, matmul, matmulCpu);
+            double optimizer = median(optimizerCpuSeconds);
+            double passes = median(cpuSeconds) - optimizer;
+            System.out.printf(
+                    Locale.ROOT,
+                    "the training thread's step, median: forward + backward (with the VAE encode and text encoder"
+                            + " unless prefetched) %.1f ms CPU, the update (gradient clipping, AdamW, zeroing; no FLOPs"
+                            + " counted) %.1f ms CPU = %.2f of it; the step's FLOPs per CPU-second of the passes alone (NaN with"
+                            + " the prefetch: part of them ran on its thread)"
+                            + " %.1f = %.2f of matmul%n",
+                    passes * 1e3,
+                    optimizer * 1e3,
+                    optimizer / median(cpuSeconds),
+                    o.prefetch() ? Double.NaN : counted.step() / passes / 1e9,
+                    o.prefetch() ? Double.NaN : counted.step() / passes / 1e9 / matmulCpu);
             boolean flat = native1 - nativeMid <= nativeMid * 0.05 + (32L << 20);
             System.out.printf(
                     Locale.ROOT,
@@ -219,8 +249,40 @@ public final class TrainingBenchmark {
                     100.0 * (native1 - nativeMid) / Math.max(1, nativeMid),
                     flat ? "FLAT" : "GROWS",
                     peakRss() >> 20);
+            windows(rssPerStep);
             System.out.printf(Locale.ROOT, "load average at the end: %s%n", loadAverage());
         }
+    }
+
+    /**
+     * RSS sampled after every timed step, the first window of steps against the last (50 steps each,
+     * or a quarter of the run when shorter): mean and max of each, and flat when the last window's
+     * max exceeds the first's by at most 5% + 32 MB (the same allowance as the half-way check).
+     */
+    static void windows(List<Long> rssPerStep) {
+        int n = rssPerStep.size();
+        int w = Math.min(50, n / 4);
+        if (w < 1) {
+            return;
+        }
+        List<Long> first = rssPerStep.subList(0, w);
+        List<Long> last = rssPerStep.subList(n - w, n);
+        long firstMax = first.stream().mapToLong(Long::longValue).max().orElseThrow();
+        long lastMax = last.stream().mapToLong(Long::longValue).max().orElseThrow();
+        boolean flat = lastMax - firstMax <= firstMax * 0.05 + (32L << 20);
+        System.out.printf(
+                Locale.ROOT,
+                "RSS after each step, steps 1-%d vs %d-%d: mean %d vs %d MB, max %d vs %d MB (%+d MB, %+.1f%%): %s%n",
+                w,
+                n - w + 1,
+                n,
+                (long) first.stream().mapToLong(Long::longValue).average().orElseThrow() >> 20,
+                (long) last.stream().mapToLong(Long::longValue).average().orElseThrow() >> 20,
+                firstMax >> 20,
+                lastMax >> 20,
+                (lastMax - firstMax) >> 20,
+                100.0 * (lastMax - firstMax) / firstMax,
+                flat ? "FLAT" : "GROWS");
     }
 
     /**
@@ -268,7 +330,7 @@ public final class TrainingBenchmark {
      * autograd, the UNet forward with it (motion weights trainable), its backward counted from the
      * forward's grad flags.
      */
-    static Counted count(MotionTrainer trainer, int batch, int frames, int size) {
+    static Counted count(MotionTrainer trainer, int batch, int frames, int size, int reps) {
         AnimateDiffModel model = trainer.model();
         int chunk = trainer.config().vaeChunk();
         long vae;
@@ -303,21 +365,93 @@ public final class TrainingBenchmark {
                 unetForward = c.flops();
                 unetBackward = c.backwardFlops();
             }
+            JniUtils.setGradMode(grad);
+            Counted counted = new Counted(vae, text, unetForward, unetBackward);
+            System.out.printf(
+                    Locale.ROOT,
+                    "step FLOPs (analytic): VAE encode %.2f G, text %.3f G, UNet forward %.2f G, backward %.2f G"
+                            + " (%.2f of the UNet forward; run D estimated 1.00, run E's leaf-only count 0.27-0.29):"
+                            + " %.2f GFLOP%n",
+                    vae / 1e9,
+                    text / 1e9,
+                    unetForward / 1e9,
+                    unetBackward / 1e9,
+                    (double) unetBackward / unetForward,
+                    counted.step() / 1e9);
+            timeBackward(trainer, embeddings, batch, frames, size, reps, (double) unetBackward / unetForward);
+            return counted;
         } finally {
             JniUtils.setGradMode(grad);
         }
-        Counted counted = new Counted(vae, text, unetForward, unetBackward);
+    }
+
+    /**
+     * The real backward against the forward, as a check of the counted ratio: the UNet forward in
+     * grad mode and the epsilon-MSE's backward into the motion weights (as {@link MotionTrainer}'s
+     * micro-batch), each timed by wall and by the calling thread's CPU (with one torch thread libtorch
+     * runs both there: its CPU autograd engine works on the caller's thread), {@code reps} passes;
+     * the ratio is of the best passes after the first (whose backward also allocates the gradients).
+     * The
+     * gradients are zeroed after, so the first training step starts as it would have.
+     */
+    static void timeBackward(
+            MotionTrainer trainer, NDArray embeddings, int batch, int frames, int size, int reps, double counted) {
+        AnimateDiffModel model = trainer.model();
+        List<Double> forward = new ArrayList<>();
+        List<Double> backward = new ArrayList<>();
+        List<Double> forwardCpu = new ArrayList<>();
+        List<Double> backwardCpu = new ArrayList<>();
+        for (int i = 0; i < reps; i++) {
+            try (NDManager part = embeddings.getManager().newSubManager();
+                    GradientCollector collector = part.getEngine().newGradientCollector()) {
+                NDArray x = part.randomNormal(new Shape(batch, 4, frames, size / 8, size / 8)); // (B, C, F, h, w)
+                NDArray noise = part.randomNormal(x.getShape());
+                NDArray t = part.create(new float[batch]); // (B)
+                long wall = System.nanoTime();
+                long cpu = threadCpuNanos();
+                NDArray mse = model.unet()
+                        .forward(x, t, embeddings)
+                        .sub(noise)
+                        .square()
+                        .mean();
+                mse.getFloat(); // the forward has run
+                forward.add((System.nanoTime() - wall) / 1e9);
+                forwardCpu.add((threadCpuNanos() - cpu) / 1e9);
+                wall = System.nanoTime();
+                cpu = threadCpuNanos();
+                collector.backward(mse);
+                backward.add((System.nanoTime() - wall) / 1e9);
+                backwardCpu.add((threadCpuNanos() - cpu) / 1e9);
+            }
+        }
+        for (Param p : trainer.trainableParameters().values()) {
+            JniUtils.zeroGrad((PtNDArray) p.get());
+        }
+        for (int i = 0; i < reps; i++) {
+            System.out.printf(
+                    Locale.ROOT,
+                    "  UNet forward + MSE %.1f ms, backward %.1f ms (thread CPU; wall %.1f / %.1f ms)%s%n",
+                    forwardCpu.get(i) * 1e3,
+                    backwardCpu.get(i) * 1e3,
+                    forward.get(i) * 1e3,
+                    backward.get(i) * 1e3,
+                    i == 0 ? ", cold: the first backward allocates the motion weights' gradients" : "");
+        }
+        // warm: best of the passes after the first, unless there is only one
+        int from = reps > 1 ? 1 : 0;
+        double fc = Collections.min(forwardCpu.subList(from, reps));
+        double bc = Collections.min(backwardCpu.subList(from, reps));
+        double f = Collections.min(forward.subList(from, reps));
+        double b = Collections.min(backward.subList(from, reps));
         System.out.printf(
                 Locale.ROOT,
-                "step FLOPs (analytic): VAE encode %.2f G, text %.3f G, UNet forward %.2f G, backward %.2f G"
-                        + " (%.2f of the UNet forward; the old estimate counted 1.00): %.2f GFLOP%n",
-                vae / 1e9,
-                text / 1e9,
-                unetForward / 1e9,
-                unetBackward / 1e9,
-                (double) unetBackward / unetForward,
-                counted.step() / 1e9);
-        return counted;
+                "real backward vs forward (UNet, %s): measured time ratio %.2f by thread CPU (%.2f by wall) vs counted"
+                        + " FLOP ratio %.2f: the backward ran at %.2f of the forward's FLOP rate%n",
+                reps > 1 ? "best of passes 2-" + reps : "one cold pass",
+                bc / fc,
+                b / f,
+                counted,
+                counted / (bc / fc));
     }
 
     private static void report(

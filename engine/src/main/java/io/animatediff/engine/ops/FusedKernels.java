@@ -113,6 +113,9 @@ final class FusedKernels {
                 padding: int) -> Tensor:
               y = torch.conv2d(torch.to(x, 15), torch.to(w, 15), None, [stride, stride], [padding, padding])
               return torch.to(y, 6)
+            def requires_grad(self: __torch__.FusedOps,
+                x: Tensor) -> bool:
+              return x.requires_grad
             """;
 
     private final Model model; // holds the module: open for the process's lifetime
@@ -254,6 +257,28 @@ final class FusedKernels {
         return b == null
                 ? call("conv2d_bf16_nobias", x, w, (long) stride, (long) padding)
                 : call("conv2d_bf16", x, w, b, (long) stride, (long) padding);
+    }
+
+    /**
+     * libtorch's {@code x.requires_grad}: true for a leaf that requires grad and for every result
+     * autograd recorded from one. DJL's {@code NDArray.hasGradient()} is not that: its native
+     * {@code torchRequiresGrad} returns {@code requires_grad() && (is_leaf() || retains_grad())}, so
+     * it is false for every intermediate result.
+     */
+    boolean requiresGrad(NDArray x) {
+        IValue input = IValue.from((PtNDArray) x);
+        try {
+            long result = invoke("requires_grad", new long[] {input.getHandle()});
+            try (IValue value = (IValue) newIValue.invoke(result)) {
+                return value.toBoolean();
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("fused kernel requires_grad failed", t);
+        } finally {
+            input.close();
+        }
     }
 
     /** Whether every array is a PyTorch-engine array these kernels can take. */

@@ -27,7 +27,8 @@ public interface OpObserver {
 
     /**
      * As {@link #record(Kind, long, long)}, for conv, linear and attention also with the analytic
-     * FLOPs autograd's backward pass will spend on the op, from which of its inputs require grad:
+     * FLOPs autograd's backward pass will spend on the op, from which of its inputs require grad
+     * (libtorch's flag, intermediates included: {@link Ops#requiresGrad}; none with grad mode off):
      * conv and linear the forward's FLOPs once for the input's gradient (a transposed conv, a matmul
      * with W) and once for the weight's; attention, with forward S = q k^T and O = P v, dP = dO v^T
      * whenever anything needs a gradient, then dv = P^T dO, dq = dS k, dk = dS^T q for those of q, k,

@@ -6,6 +6,7 @@ import ai.djl.nn.Activation;
 import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
+import ai.djl.pytorch.jni.JniUtils;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -71,7 +72,8 @@ public final class Ops {
             Shape w = weight.getShape(); // (Cout, Cin)
             long rows = x.getShape().size() / w.get(1);
             long flops = 2 * rows * w.get(1) * w.get(0);
-            long backward = (x.hasGradient() ? flops : 0) + (weight.hasGradient() ? flops : 0);
+            boolean grad = gradMode();
+            long backward = (needsGradient(grad, x) ? flops : 0) + (needsGradient(grad, weight) ? flops : 0);
             o.record(OpObserver.Kind.LINEAR, flops, System.nanoTime() - t, backward);
         }
         return y;
@@ -96,7 +98,8 @@ public final class Ops {
             Shape w = weight.getShape(); // (Cout, Cin, k, k)
             Shape out = y.getShape(); // (N, Cout, Hout, Wout)
             long flops = 2 * out.size() * w.get(1) * w.get(2) * w.get(3);
-            long backward = (x.hasGradient() ? flops : 0) + (weight.hasGradient() ? flops : 0);
+            boolean grad = gradMode();
+            long backward = (needsGradient(grad, x) ? flops : 0) + (needsGradient(grad, weight) ? flops : 0);
             o.record(OpObserver.Kind.CONV, flops, System.nanoTime() - t, backward);
         }
         return y;
@@ -145,9 +148,10 @@ public final class Ops {
             long rowsTimesSk = qs.size() / qs.get(r - 1) * sk; // BN Sq Sk
             long qk = 2 * rowsTimesSk * qs.get(r - 1); // S = q k^T
             long pv = 2 * rowsTimesSk * v.getShape().get(r - 1); // O = P v
-            boolean gq = q.hasGradient();
-            boolean gk = k.hasGradient();
-            boolean gv = v.hasGradient();
+            boolean grad = gradMode();
+            boolean gq = needsGradient(grad, q);
+            boolean gk = needsGradient(grad, k);
+            boolean gv = needsGradient(grad, v);
             long backward = !(gq || gk || gv)
                     ? 0
                     : pv + (gv ? pv : 0) + (gq ? qk : 0) + (gk ? qk : 0); // dP, then dv, dq, dk as needed
@@ -179,6 +183,38 @@ public final class Ops {
      */
     public static void setObserver(OpObserver o) {
         observer = o;
+    }
+
+    /**
+     * Whether autograd needs x's gradient: libtorch's {@code requires_grad}, true for a leaf that
+     * requires grad and for every result recorded from one (read through the TorchScript module of
+     * {@link FusedKernels}). Not DJL's {@link NDArray#hasGradient()}: that is true for leaves only
+     * (its native check is {@code requires_grad() && (is_leaf() || retains_grad())}), so it misses
+     * every intermediate result, e.g. all activations downstream of a trainable layer.
+     *
+     * @throws IllegalStateException if x is not a PyTorch-engine array or the TorchScript module
+     *     cannot load (then an intermediate's flag cannot be read)
+     */
+    public static boolean requiresGrad(NDArray x) {
+        if (!FusedKernels.accepts(x)) {
+            throw new IllegalStateException("Ops.requiresGrad: " + x.getClass().getName()
+                    + " is not a PyTorch-engine array; only those carry libtorch's requires_grad");
+        }
+        return FusedKernels.get()
+                .orElseThrow(() -> new IllegalStateException("Ops.requiresGrad: the libtorch TorchScript"
+                        + " module did not load (see the earlier warning), so whether an intermediate array"
+                        + " requires grad cannot be read; the backward FLOP count needs it"))
+                .requiresGrad(x);
+    }
+
+    /** Whether autograd records ops on this thread (libtorch's grad mode is per thread). */
+    private static boolean gradMode() {
+        return JniUtils.isGradMode();
+    }
+
+    /** Whether the backward will compute x's gradient: grad mode on and x requires grad. */
+    private static boolean needsGradient(boolean gradMode, NDArray x) {
+        return gradMode && requiresGrad(x);
     }
 
     private static NDArray observed(OpObserver o, OpObserver.Kind kind, long flops, long start, NDArray y) {
