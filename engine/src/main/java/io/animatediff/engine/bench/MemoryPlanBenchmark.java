@@ -10,8 +10,10 @@ import io.animatediff.engine.ops.OpObserver;
 import io.animatediff.engine.ops.Ops;
 import io.animatediff.engine.ops.ResidentMemory;
 import io.animatediff.engine.pipeline.MemoryPlan;
+import io.animatediff.engine.pipeline.NativeHeap;
 import io.animatediff.engine.unet.UNet3DConditionModel;
 import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
 import java.util.Locale;
 
 /**
@@ -23,6 +25,14 @@ import java.util.Locale;
  * set of the idle process, after the weights, after each forward (what the allocator keeps), the
  * JVM's committed heap, and the largest resident set sampled after any op of the forward with the op
  * (so a peak inside one op shows as the difference to the high-water mark).
+ *
+ * <p>What a forward keeps resident after it returns is split into: freed blocks glibc malloc keeps in
+ * its arenas, malloc memory still in use (libtorch/oneDNN caches), file-backed pages (libtorch's code
+ * paged in), the JVM's committed heap and non-heap, and the rest; then {@link NativeHeap#trim} gives
+ * the free blocks back and the resident set it freed is printed. The allocator and oneDNN settings
+ * in the environment ({@code MALLOC_ARENA_MAX}, {@code MALLOC_TRIM_THRESHOLD_}, {@code
+ * MALLOC_MMAP_THRESHOLD_}, {@code ONEDNN_PRIMITIVE_CACHE_CAPACITY}) are printed so runs can be
+ * compared.
  *
  * <p>Run: {@code ./animatediff bench --memory-plan --latent 32 --frames 8} (Linux only).
  */
@@ -37,13 +47,15 @@ public final class MemoryPlanBenchmark {
     private final int frames;
     private final boolean guidance;
     private final int forwards;
+    private final boolean trim;
 
     /**
      * {@code latent} the latent side, {@code frames} the frames per UNet call, {@code guidance}
      * whether the batch is doubled as with classifier-free guidance, {@code forwards} how many
-     * forwards to measure (the first one also pays for one-time allocations).
+     * forwards to measure (the first one also pays for one-time allocations), {@code trim} whether
+     * {@link NativeHeap#trim} runs after each forward (as the worker does after a job).
      */
-    public MemoryPlanBenchmark(PrintStream out, int latent, int frames, boolean guidance, int forwards) {
+    public MemoryPlanBenchmark(PrintStream out, int latent, int frames, boolean guidance, int forwards, boolean trim) {
         if (latent < 1 || frames < 1 || forwards < 1) {
             throw new IllegalArgumentException("memory plan benchmark: latent " + latent + ", frames " + frames
                     + ", forwards " + forwards + " must all be >= 1");
@@ -53,6 +65,7 @@ public final class MemoryPlanBenchmark {
         this.frames = frames;
         this.guidance = guidance;
         this.forwards = forwards;
+        this.trim = trim;
     }
 
     /** Runs the forwards, printing as it goes; returns the last forward's result. */
@@ -102,6 +115,18 @@ public final class MemoryPlanBenchmark {
                     System.getProperty("ai.djl.pytorch.num_threads", "default"));
             out.printf(
                     Locale.ROOT,
+                    "  environment: MALLOC_ARENA_MAX=%s MALLOC_TRIM_THRESHOLD_=%s MALLOC_MMAP_THRESHOLD_=%s"
+                            + " ONEDNN_PRIMITIVE_CACHE_CAPACITY=%s LD_PRELOAD=%s; glibc heap statistics %s; trim"
+                            + " after each forward %s%n",
+                    env("MALLOC_ARENA_MAX"),
+                    env("MALLOC_TRIM_THRESHOLD_"),
+                    env("MALLOC_MMAP_THRESHOLD_"),
+                    env("ONEDNN_PRIMITIVE_CACHE_CAPACITY"),
+                    env("LD_PRELOAD"),
+                    NativeHeap.available() ? "available" : "unavailable",
+                    trim);
+            out.printf(
+                    Locale.ROOT,
                     "  resident: idle with libtorch %d MiB, with weights %d MiB (+%d); JVM heap committed %d MiB%n",
                     idle / MIB,
                     weights / MIB,
@@ -137,6 +162,7 @@ public final class MemoryPlanBenchmark {
             NDArray text,
             long predicted) {
         Sampler sampler = new Sampler();
+        Split splitBefore = Split.now();
         long before = ResidentMemory.resetPeak();
         long heapBefore = Runtime.getRuntime().totalMemory();
         long start = System.nanoTime();
@@ -152,6 +178,7 @@ public final class MemoryPlanBenchmark {
         double seconds = (System.nanoTime() - start) / 1e9;
         long peak = ResidentMemory.peakResident();
         long after = ResidentMemory.resident();
+        Split splitAfter = Split.now();
         long measured = peak - before;
         double ratio = predicted / (double) measured;
         out.printf(
@@ -169,6 +196,27 @@ public final class MemoryPlanBenchmark {
                 sampler.ops,
                 sampler.maxKind,
                 (Runtime.getRuntime().totalMemory() - heapBefore) / MIB);
+        if (sampler.heapAtMax != null) {
+            out.printf(
+                    Locale.ROOT,
+                    "  forward %d at the largest sampled resident set: %s%n",
+                    index,
+                    sampler.heapAtMax.describe());
+        }
+        out.printf(Locale.ROOT, "  forward %d kept %s%n", index, splitAfter.minus(splitBefore));
+        if (trim) {
+            long freed = NativeHeap.trim();
+            out.printf(
+                    Locale.ROOT,
+                    "  forward %d: malloc_trim(0) freed %d MiB of resident set: %d MiB -> %d MiB (%+d MiB vs"
+                            + " before the forward); %s%n",
+                    index,
+                    freed / MIB,
+                    (after) / MIB,
+                    ResidentMemory.resident() / MIB,
+                    (ResidentMemory.resident() - before) / MIB,
+                    NativeHeap.available() ? NativeHeap.stats().describe() : "no heap statistics");
+        }
         out.printf(
                 Locale.ROOT,
                 "  forward %d: predicted %d MiB vs measured peak rise %d MiB: ratio %.2f (predicted/measured)%n",
@@ -179,12 +227,59 @@ public final class MemoryPlanBenchmark {
         return new Result(predicted, measured, ratio);
     }
 
-    /** Samples the resident set after every op. */
+    private static String env(String name) {
+        String v = System.getenv(name);
+        return v == null ? "unset" : v;
+    }
+
+    /** Where the resident set is at one moment: glibc's heap, page kinds, the JVM's memory pools. */
+    private record Split(
+            long resident,
+            NativeHeap.Resident pages,
+            NativeHeap.Stats heap,
+            long jvmHeapCommitted,
+            long jvmNonHeapCommitted) {
+        static Split now() {
+            var memory = ManagementFactory.getMemoryMXBean();
+            return new Split(
+                    ResidentMemory.resident(),
+                    NativeHeap.resident(),
+                    NativeHeap.stats(),
+                    memory.getHeapMemoryUsage().getCommitted(),
+                    memory.getNonHeapMemoryUsage().getCommitted());
+        }
+
+        /** The growth from {@code earlier} to this, split by where it went, in MiB. */
+        String minus(Split earlier) {
+            long total = resident - earlier.resident;
+            long free = heap == null ? 0 : heap.freeBytes() - earlier.heap.freeBytes();
+            long inUse = heap == null ? 0 : heap.inUseBytes() - earlier.heap.inUseBytes();
+            long file = pages.fileBytes() - earlier.pages.fileBytes();
+            long jvmHeap = jvmHeapCommitted - earlier.jvmHeapCommitted;
+            long jvmNonHeap = jvmNonHeapCommitted - earlier.jvmNonHeapCommitted;
+            return String.format(
+                    Locale.ROOT,
+                    "%+d MiB resident = malloc free blocks kept %+d + malloc in use %+d + file-backed pages %+d"
+                            + " + JVM heap committed %+d + JVM non-heap committed %+d + other %+d"
+                            + " (anonymous pages %+d)",
+                    total / MIB,
+                    free / MIB,
+                    inUse / MIB,
+                    file / MIB,
+                    jvmHeap / MIB,
+                    jvmNonHeap / MIB,
+                    (total - free - inUse - file - jvmHeap - jvmNonHeap) / MIB,
+                    (pages.anonBytes() - earlier.pages.anonBytes()) / MIB);
+        }
+    }
+
+    /** Samples the resident set after every op (and glibc's heap at the largest one). */
     private static final class Sampler implements OpObserver {
         long max;
         int maxAt;
         int ops;
         Kind maxKind;
+        NativeHeap.Stats heapAtMax;
 
         @Override
         public void record(Kind kind, long flops, long nanos) {
@@ -194,6 +289,7 @@ public final class MemoryPlanBenchmark {
                 max = rss;
                 maxAt = ops;
                 maxKind = kind;
+                heapAtMax = NativeHeap.stats();
             }
         }
     }

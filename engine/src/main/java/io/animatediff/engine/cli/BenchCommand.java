@@ -78,10 +78,18 @@ public final class BenchCommand implements Callable<Integer> {
             description = "true|false: --memory-plan doubles the UNet batch as classifier-free guidance does")
     boolean cfg;
 
+    @Option(
+            names = "--trim",
+            defaultValue = "true",
+            arity = "1",
+            description = "true|false: --memory-plan gives malloc's freed blocks back (malloc_trim) after each"
+                    + " forward and prints the resident set freed")
+    boolean trim;
+
     @Override
     public Integer call() throws Exception {
         if (memoryPlan) {
-            new MemoryPlanBenchmark(System.out, latent, frames, cfg, reps).run();
+            new MemoryPlanBenchmark(System.out, latent, frames, cfg, reps, trim).run();
             return 0;
         }
         if (attention) {
