@@ -48,17 +48,25 @@ public final class MemoryPlanBenchmark {
     private final boolean guidance;
     private final int forwards;
     private final boolean trim;
+    private final int widthDivisor;
 
     /**
      * {@code latent} the latent side, {@code frames} the frames per UNet call, {@code guidance}
      * whether the batch is doubled as with classifier-free guidance, {@code forwards} how many
      * forwards to measure (the first one also pays for one-time allocations), {@code trim} whether
-     * {@link NativeHeap#trim} runs after each forward (as the worker does after a job).
+     * {@link NativeHeap#trim} runs after each forward (as the worker does after a job), {@code
+     * widthDivisor} divides SD1.5's channel widths (1: SD1.5 itself, 5 GB of weights; 2: a quarter of
+     * the weights, for a run beside other work).
      */
-    public MemoryPlanBenchmark(PrintStream out, int latent, int frames, boolean guidance, int forwards, boolean trim) {
+    public MemoryPlanBenchmark(
+            PrintStream out, int latent, int frames, boolean guidance, int forwards, boolean trim, int widthDivisor) {
         if (latent < 1 || frames < 1 || forwards < 1) {
             throw new IllegalArgumentException("memory plan benchmark: latent " + latent + ", frames " + frames
                     + ", forwards " + forwards + " must all be >= 1");
+        }
+        if (widthDivisor != 1 && widthDivisor != 2) {
+            throw new IllegalArgumentException("memory plan benchmark: width divisor " + widthDivisor
+                    + " is not supported: use 1 (SD1.5 widths) or 2 (channels stay multiples of 32 groups)");
         }
         this.out = out;
         this.latent = latent;
@@ -66,11 +74,12 @@ public final class MemoryPlanBenchmark {
         this.guidance = guidance;
         this.forwards = forwards;
         this.trim = trim;
+        this.widthDivisor = widthDivisor;
     }
 
     /** Runs the forwards, printing as it goes; returns the last forward's result. */
     public Result run() {
-        UNet2DConditionConfig cfg = UNet2DConditionConfig.sd15();
+        UNet2DConditionConfig cfg = narrowed(UNet2DConditionConfig.sd15(), widthDivisor);
         MotionModuleConfig mm = MotionModuleConfig.v2();
         MemoryPlan.Job job = new MemoryPlan.Job(
                 latent * 8,
@@ -101,8 +110,9 @@ public final class MemoryPlanBenchmark {
             long weights = ResidentMemory.resident();
             out.printf(
                     Locale.ROOT,
-                    "memory plan benchmark: SD1.5 + motion %s (%,d parameters, %d MiB fp32), input (%d, 4, %d, %d, %d),"
+                    "memory plan benchmark: SD1.5 (widths / %d) + motion %s (%,d parameters, %d MiB fp32), input (%d, 4, %d, %d, %d),"
                             + " attention %s (budget %d MiB), torch threads %s%n",
+                    widthDivisor,
                     mm.version(),
                     unet.parameterCount(),
                     unet.parameterCount() * 4 / MIB,
@@ -227,6 +237,31 @@ public final class MemoryPlanBenchmark {
         return new Result(predicted, measured, ratio);
     }
 
+    /** {@code c} with its block widths divided by {@code divisor}. */
+    private static UNet2DConditionConfig narrowed(UNet2DConditionConfig c, int divisor) {
+        if (divisor == 1) {
+            return c;
+        }
+        return new UNet2DConditionConfig(
+                c.inChannels(),
+                c.outChannels(),
+                c.blockOutChannels().stream().map(w -> w / divisor).toList(),
+                c.downBlockTypes(),
+                c.upBlockTypes(),
+                c.layersPerBlock(),
+                c.crossAttentionDim(),
+                c.attentionHeadDim(),
+                c.numAttentionHeads(),
+                c.normNumGroups(),
+                c.normEps(),
+                c.flipSinToCos(),
+                c.freqShift(),
+                c.useLinearProjection(),
+                c.transformerLayersPerBlock(),
+                c.actFn(),
+                c.sampleSize());
+    }
+
     private static String env(String name) {
         String v = System.getenv(name);
         return v == null ? "unset" : v;
@@ -249,27 +284,33 @@ public final class MemoryPlanBenchmark {
                     memory.getNonHeapMemoryUsage().getCommitted());
         }
 
-        /** The growth from {@code earlier} to this, split by where it went, in MiB. */
+        /**
+         * The growth from {@code earlier} to this, split by where it went, in MiB: malloc memory in
+         * use (live tensors, libtorch/oneDNN caches), file-backed pages (libtorch's code paged in), the
+         * JVM's committed heap and non-heap, and the rest of the anonymous pages: freed blocks malloc
+         * keeps resident (its free-bytes statistic counts free blocks whether resident or trimmed).
+         */
         String minus(Split earlier) {
             long total = resident - earlier.resident;
             long free = heap == null ? 0 : heap.freeBytes() - earlier.heap.freeBytes();
             long inUse = heap == null ? 0 : heap.inUseBytes() - earlier.heap.inUseBytes();
             long file = pages.fileBytes() - earlier.pages.fileBytes();
+            long anon = pages.anonBytes() - earlier.pages.anonBytes();
             long jvmHeap = jvmHeapCommitted - earlier.jvmHeapCommitted;
             long jvmNonHeap = jvmNonHeapCommitted - earlier.jvmNonHeapCommitted;
             return String.format(
                     Locale.ROOT,
-                    "%+d MiB resident = malloc free blocks kept %+d + malloc in use %+d + file-backed pages %+d"
-                            + " + JVM heap committed %+d + JVM non-heap committed %+d + other %+d"
-                            + " (anonymous pages %+d)",
+                    "%+d MiB resident = freed blocks malloc keeps resident %+d + malloc in use %+d + file-backed"
+                            + " pages %+d + JVM heap committed %+d + JVM non-heap committed %+d + shared %+d"
+                            + " (malloc's free bytes %+d)",
                     total / MIB,
-                    free / MIB,
+                    (anon - inUse - jvmHeap - jvmNonHeap) / MIB,
                     inUse / MIB,
                     file / MIB,
                     jvmHeap / MIB,
                     jvmNonHeap / MIB,
-                    (total - free - inUse - file - jvmHeap - jvmNonHeap) / MIB,
-                    (pages.anonBytes() - earlier.pages.anonBytes()) / MIB);
+                    (pages.shmemBytes() - earlier.pages.shmemBytes()) / MIB,
+                    free / MIB);
         }
     }
 

@@ -86,10 +86,16 @@ public final class BenchCommand implements Callable<Integer> {
                     + " forward and prints the resident set freed")
     boolean trim;
 
+    @Option(
+            names = "--width-divisor",
+            defaultValue = "1",
+            description = "--memory-plan divides SD1.5's channel widths by 1 (SD1.5) or 2")
+    int widthDivisor;
+
     @Override
     public Integer call() throws Exception {
         if (memoryPlan) {
-            new MemoryPlanBenchmark(System.out, latent, frames, cfg, reps, trim).run();
+            new MemoryPlanBenchmark(System.out, latent, frames, cfg, reps, trim, widthDivisor).run();
             return 0;
         }
         if (attention) {
