@@ -97,7 +97,7 @@ public final class MemoryPlanBenchmark {
                 64,
                 4);
         MemoryPlan.Estimate estimate = MemoryPlan.predict(job);
-        long predicted = estimate.unetBytes() + MemoryPlan.FIXED_BYTES;
+        long predicted = estimate.unetBytes() + estimate.retainedBytes() + MemoryPlan.FIXED_BYTES;
         int batch = guidance ? 2 : 1;
         try (NDManager m = NDManager.newBaseManager("PyTorch")) {
             m.zeros(new Shape(1)).close(); // libtorch loaded
@@ -144,14 +144,17 @@ public final class MemoryPlanBenchmark {
                     Runtime.getRuntime().totalMemory() / MIB);
             out.printf(
                     Locale.ROOT,
-                    "  predicted for %dx%d, %d frames, CFG %s: UNet forward %d MiB + fixed %d MiB = %d MiB%n",
+                    "  predicted for %dx%d, %d frames, CFG %s: UNet forward %d MiB + freed blocks malloc keeps %d"
+                            + " MiB + fixed %d MiB = %d MiB (without what malloc keeps: %d MiB)%n",
                     latent * 8,
                     latent * 8,
                     frames,
                     guidance,
                     estimate.unetBytes() / MIB,
+                    estimate.retainedBytes() / MIB,
                     MemoryPlan.FIXED_BYTES / MIB,
-                    predicted / MIB);
+                    predicted / MIB,
+                    (predicted - estimate.retainedBytes()) / MIB);
             NDArray sample = m.randomNormal(new Shape(batch, cfg.inChannels(), frames, latent, latent));
             NDArray t = m.create(500f);
             NDArray text = m.randomNormal(new Shape(batch, 77, cfg.crossAttentionDim()));
