@@ -42,7 +42,7 @@ import org.junit.jupiter.api.TestInstance;
 class JobRunnerFeaturesTest {
     /**
      * Every 64x64 job here is predicted far below it; the 128x128x16 CFG job above it as one batch-2
-     * UNet call (~119 MiB with what malloc keeps) and below it with the guidance halves split (~77
+     * UNet call (~123 MiB with what malloc keeps) and below it with the guidance halves split (~77
      * MiB); the 1024x1024x16 job far above.
      */
     private static final long MEMORY_BUDGET = 80L << 20;
