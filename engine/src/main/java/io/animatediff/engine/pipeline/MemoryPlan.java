@@ -46,8 +46,8 @@ public final class MemoryPlan {
      * Freed blocks malloc keeps resident during a UNet forward, per byte of the forward's working set
      * served from its arenas (tensors below {@link #MALLOC_MMAP_MAX}): measured with {@code bench
      * --memory-plan} as the first forward's peak rise minus the plan, over the plan's UNet bytes:
-     * 2.75 (SD1.5, 256x256, 8 frames), 3.15 (SD1.5, 128x128, 16 frames), 3.6 (half widths, 128x128,
-     * 16 frames). It recurs on every forward after {@link NativeHeap#trim}, so it belongs to the peak.
+     * 2.75 (SD1.5, 256x256, 8 frames), 3.15 and 3.55 (SD1.5, 128x128, 16 frames, two runs), 3.6
+     * (half widths, 128x128, 16 frames). It recurs on every forward after {@link NativeHeap#trim}, so it belongs to the peak.
      */
     static final double MALLOC_RETENTION = 3.0;
 
