@@ -55,6 +55,8 @@ public final class WorkerMetrics {
     private final AtomicLong busy = new AtomicLong();
     private final LongAdder batches = new LongAdder();
     private final LongAdder batchedJobs = new LongAdder();
+    private final LongAdder nativeHeapTrims = new LongAdder();
+    private final LongAdder nativeHeapReleasedBytes = new LongAdder();
     private volatile BooleanSupplier ready = () -> false;
 
     public void modelCacheHit() {
@@ -158,6 +160,20 @@ public final class WorkerMetrics {
     /** Jobs that ran in a batch so far. */
     public long batchedJobs() {
         return batchedJobs.sum();
+    }
+
+    /** After a job: malloc's kept free blocks given back, {@code bytes} of resident set (-1: unavailable). */
+    public void nativeHeapTrimmed(long bytes) {
+        if (bytes < 0) {
+            return;
+        }
+        nativeHeapTrims.increment();
+        nativeHeapReleasedBytes.add(bytes);
+    }
+
+    /** Trims of the native heap after jobs so far. */
+    public long nativeHeapTrims() {
+        return nativeHeapTrims.sum();
     }
 
     /** Where the readiness gauge reads from. */
@@ -312,6 +328,16 @@ public final class WorkerMetrics {
                 "Batches of compatible jobs run with one UNet call per step (ANIMATEDIFF_BATCH_MAX)",
                 batches.sum());
         counter(sb, "animatediff_worker_batched_jobs_total", "Jobs that ran in a batch", batchedJobs.sum());
+        counter(
+                sb,
+                "animatediff_worker_native_heap_trims_total",
+                "malloc_trim calls after jobs (freed blocks glibc malloc kept, given back)",
+                nativeHeapTrims.sum());
+        counter(
+                sb,
+                "animatediff_worker_native_heap_released_bytes_total",
+                "Resident bytes the trims after jobs gave back (may be negative per trim: other threads allocate)",
+                nativeHeapReleasedBytes.sum());
         gauge(sb, "animatediff_worker_ready", "1 once the engine is warm and the consumers run", isReady() ? 1 : 0);
         return sb.toString();
     }

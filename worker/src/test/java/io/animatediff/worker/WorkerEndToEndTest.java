@@ -24,6 +24,7 @@ import io.animatediff.common.store.S3ProxyServer;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.ModelLoader;
 import io.animatediff.engine.nn.Param;
+import io.animatediff.engine.pipeline.NativeHeap;
 import io.animatediff.engine.weights.SafetensorsFile;
 import io.animatediff.engine.weights.SafetensorsWriter;
 import java.io.ByteArrayInputStream;
@@ -137,23 +138,37 @@ class WorkerEndToEndTest {
                         .toList(),
                 Map.of());
         WorkerMetrics m = worker.metrics();
+        long trims0 = m.nativeHeapTrims();
         long hits0 = m.modelCacheHits();
         long misses0 = m.modelCacheMisses();
         GenerationJob cold = fleet.submit(
                 FleetFixture.tinyRequest().baseModel("cache-test-base").build());
-        assertEquals(
-                JobEventType.SUCCEEDED, last(fleet.awaitTerminal(cold.jobId())).type());
+        JobEvent coldEnd = last(fleet.awaitTerminal(cold.jobId()));
+        assertEquals(JobEventType.SUCCEEDED, coldEnd.type());
         long coldFirstStep = m.lastTimeToFirstStepNanos();
         assertEquals(misses0 + 1, m.modelCacheMisses());
         assertEquals(hits0, m.modelCacheHits());
 
+        // the worker trims malloc's free blocks after each job (in handle's finally, after the event)
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (NativeHeap.available() && m.nativeHeapTrims() < trims0 + 1 && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        if (NativeHeap.available()) {
+            assertTrue(m.nativeHeapTrims() >= trims0 + 1, "a trim after the first job: " + m.nativeHeapTrims());
+        }
         GenerationJob warm = fleet.submit(
                 FleetFixture.tinyRequest().baseModel("cache-test-base").build());
-        assertEquals(
-                JobEventType.SUCCEEDED, last(fleet.awaitTerminal(warm.jobId())).type());
+        JobEvent warmEnd = last(fleet.awaitTerminal(warm.jobId()));
+        assertEquals(JobEventType.SUCCEEDED, warmEnd.type());
         long warmFirstStep = m.lastTimeToFirstStepNanos();
         assertEquals(misses0 + 1, m.modelCacheMisses());
         assertEquals(hits0 + 1, m.modelCacheHits());
+        // the same request after the trim gives the same bytes
+        assertArrayEquals(
+                fleet.store.getBytes(coldEnd.results().get(0).key()),
+                fleet.store.getBytes(warmEnd.results().get(0).key()),
+                "the output after a trim equals the output before it");
         // timings are printed, not asserted: this machine is shared
         System.out.printf(
                 "time from dequeue to first denoising step: cold (load) %.1f ms, warm (cache hit) %.1f ms%n",

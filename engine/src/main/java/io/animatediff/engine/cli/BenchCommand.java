@@ -85,6 +85,20 @@ public final class BenchCommand implements Callable<Integer> {
                     + " per call or held), then one --unet forward at --latent and --frames fp32 vs -Danimatediff.bf16")
     boolean bf16Ops;
 
+    @Option(
+            names = "--trim",
+            defaultValue = "true",
+            arity = "1",
+            description = "true|false: --memory-plan gives malloc's freed blocks back (malloc_trim) after each"
+                    + " forward and prints the resident set freed")
+    boolean trim;
+
+    @Option(
+            names = "--width-divisor",
+            defaultValue = "1",
+            description = "--memory-plan divides SD1.5's channel widths by 1 (SD1.5) or 2")
+    int widthDivisor;
+
     @Override
     public Integer call() throws Exception {
         if (bf16Ops) {
@@ -95,7 +109,7 @@ public final class BenchCommand implements Callable<Integer> {
             return 0;
         }
         if (memoryPlan) {
-            new MemoryPlanBenchmark(System.out, latent, frames, cfg, reps).run();
+            new MemoryPlanBenchmark(System.out, latent, frames, cfg, reps, trim, widthDivisor).run();
             return 0;
         }
         if (attention) {

@@ -36,6 +36,20 @@ public final class MemoryPlan {
     static final int VIDEO_COPIES = 5;
     /** Fixed per-job cost: libtorch scratch, thread-local buffers, text embeddings, latents. */
     public static final long FIXED_BYTES = 32L << 20;
+    /**
+     * glibc malloc serves blocks below its mmap threshold from arenas, and the threshold rises with
+     * every freed mmapped block up to this size (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit): libtorch's
+     * tensors below it are freed into arenas that stay resident, larger ones are unmapped on free.
+     */
+    static final long MALLOC_MMAP_MAX = 32L << 20;
+    /**
+     * Freed blocks malloc keeps resident during a UNet forward, per byte of the forward's working set
+     * served from its arenas (tensors below {@link #MALLOC_MMAP_MAX}): measured with {@code bench
+     * --memory-plan} as the first forward's peak rise minus the plan, over the plan's UNet bytes:
+     * 2.75 (SD1.5, 256x256, 8 frames), 3.15 and 3.55 (SD1.5, 128x128, 16 frames, two runs), 3.6
+     * (half widths, 128x128, 16 frames). It recurs on every forward after {@link NativeHeap#trim}, so it belongs to the peak.
+     */
+    static final double MALLOC_RETENTION = 3.0;
 
     /**
      * A job's shape. {@code framesPerCall} frames go through one UNet call (all frames, or the
@@ -168,15 +182,22 @@ public final class MemoryPlan {
         }
     }
 
-    /** The prediction, by phase; {@code peakBytes} is the largest phase plus the fixed cost. */
-    public record Estimate(long unetBytes, long vaeBytes, long videoBytes, long peakBytes) {
+    /**
+     * The prediction, by phase; {@code retainedBytes} what the freed blocks malloc keeps resident
+     * during the UNet forward add to its peak: the UNet phase is the larger of its working set and
+     * (1 + {@link #MALLOC_RETENTION}) times the working set's arena-served part (equal at SD1.5 widths
+     * with fused attention; composed attention's mmapped scores can be the larger one); {@code
+     * peakBytes} the largest phase plus the fixed cost.
+     */
+    public record Estimate(long unetBytes, long retainedBytes, long vaeBytes, long videoBytes, long peakBytes) {
         /** One line: the peak and its phases in MiB. */
         public String describe() {
             return String.format(
                     Locale.ROOT,
-                    "%d MiB (UNet forward %d MiB, VAE decode %d MiB, decoded video %d MiB)",
+                    "%d MiB (UNet forward %d MiB + %d MiB malloc keeps, VAE decode %d MiB, decoded video %d MiB)",
                     peakBytes >> 20,
                     unetBytes >> 20,
+                    retainedBytes >> 20,
                     vaeBytes >> 20,
                     videoBytes >> 20);
         }
@@ -233,43 +254,60 @@ public final class MemoryPlan {
         int down = job.vae().downscale();
         long h = ceilDiv(job.height(), down); // latent side
         long w = ceilDiv(job.width(), down);
-        long unet = unet(job, h, w);
+        long unet = unet(job, h, w, false);
+        // freed arena blocks accumulate over the forward; a peak of mmapped score matrices (composed
+        // attention) is not raised by them, so the UNet phase is the larger of the two
+        long arena = unet(job, h, w, true);
+        long retained = Math.max(0, Math.round((1 + MALLOC_RETENTION) * arena) - unet);
         long video = 3L * job.frames() * job.height() * job.width() * FLOAT; // (1, 3, F, H, W)
         long vae = vae(job, h, w);
         long decodePhase = Math.max(video + vae, VIDEO_COPIES * video);
-        return new Estimate(unet, vae, video, Math.max(unet, decodePhase) + FIXED_BYTES);
+        return new Estimate(unet, retained, vae, video, Math.max(unet + retained, decodePhase) + FIXED_BYTES);
     }
 
-    /** Skip connections of the down path plus the largest block working set, at batch (2) F. */
-    private static long unet(Job job, long h, long w) {
+    /**
+     * Skip connections of the down path plus the largest block working set, at batch (2) F; with
+     * {@code arenaOnly} only what malloc serves from its arenas: activation-sized tensors below
+     * {@link #MALLOC_MMAP_MAX} (score matrices and larger activations are mmapped and unmapped on free).
+     */
+    private static long unet(Job job, long h, long w, boolean arenaOnly) {
         UNet2DConditionConfig u = job.unet();
         long n = job.unetBatch(); // UNet batch
         int levels = u.numBlocks();
-        long skips = act(job, n, u.channels(0), h * w); // conv_in
+        long skips = arena(act(job, n, u.channels(0), h * w), arenaOnly); // conv_in
         long working = 0;
         for (int l = 0; l < levels; l++) {
             long side = 1L << l;
             long s = ceilDiv(h, side) * ceilDiv(w, side); // tokens at this level
             long c = u.channels(l);
-            skips += u.layersPerBlock() * act(job, n, c, s);
+            long a = act(job, n, c, s);
+            boolean mapped = arenaOnly && a >= MALLOC_MMAP_MAX;
+            skips += u.layersPerBlock() * arena(a, arenaOnly);
             if (l < levels - 1) {
-                skips += act(job, n, c, ceilDiv(h, side * 2) * ceilDiv(w, side * 2)); // downsampler output
+                skips += arena(act(job, n, c, ceilDiv(h, side * 2) * ceilDiv(w, side * 2)), arenaOnly); // downsampler
             }
             // up blocks concatenate the skip: resnets see up to 2C channels
-            long block = RESNET_TENSORS * act(job, n, 2 * c, s);
+            long block = RESNET_TENSORS * arena(act(job, n, 2 * c, s), arenaOnly);
             if (u.downHasAttention(l) || u.upHasAttention(levels - 1 - l)) {
                 long heads = u.heads(l);
-                long scores = Math.max(scores(job, n * heads, s, s), scores(job, n * heads, s, TEXT_TOKENS));
-                block = Math.max(block, TRANSFORMER_TENSORS * act(job, n, c, s) + scores);
+                long scores =
+                        arenaOnly ? 0 : Math.max(scores(job, n * heads, s, s), scores(job, n * heads, s, TEXT_TOKENS));
+                block = Math.max(block, TRANSFORMER_TENSORS * (mapped ? 0 : a) + scores);
             }
             if (job.motion().atLevel(l)) {
                 long f = job.framesPerCall();
-                long temporal = scores(job, n / f * s * job.motion().heads(), f, f);
-                block = Math.max(block, TRANSFORMER_TENSORS * act(job, n, c, s) + temporal);
+                long temporal =
+                        arenaOnly ? 0 : scores(job, n / f * s * job.motion().heads(), f, f);
+                block = Math.max(block, TRANSFORMER_TENSORS * (mapped ? 0 : a) + temporal);
             }
             working = Math.max(working, block);
         }
         return skips + working;
+    }
+
+    /** {@code bytes} of one tensor, or 0 when only arena-served tensors count and malloc mmaps it. */
+    private static long arena(long bytes, boolean arenaOnly) {
+        return arenaOnly && bytes >= MALLOC_MMAP_MAX ? 0 : bytes;
     }
 
     /** One frame chunk (or tile) through the decoder's last two levels, plus the mid-block attention. */
