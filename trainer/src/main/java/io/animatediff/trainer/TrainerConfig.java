@@ -19,6 +19,9 @@ import java.util.Map;
  * @param pollTimeout Kafka poll timeout
  * @param maxPollInterval {@code max.poll.interval.ms}: bounds the gap between polls, not a job
  * @param validateEvery steps between validation GIFs (0 = none)
+ * @param latentCacheClips clip samples whose VAE latent distribution a job keeps in memory after
+ *     encoding it once ({@code ANIMATEDIFF_TRAINER_LATENT_CACHE}, default 0 = encode every step):
+ *     pays for small datasets trained for many epochs; F x 8 x (S/8)^2 floats per clip
  */
 public record TrainerConfig(
         String bootstrapServers,
@@ -30,7 +33,8 @@ public record TrainerConfig(
         Duration progressInterval,
         Duration pollTimeout,
         Duration maxPollInterval,
-        int validateEvery) {
+        int validateEvery,
+        int latentCacheClips) {
     /** Consumer group of the trainers. */
     public static final String GROUP = "trainers";
 
@@ -40,6 +44,10 @@ public record TrainerConfig(
         }
         if (validateEvery < 0) {
             throw new IllegalArgumentException("validateEvery " + validateEvery + " must be >= 0");
+        }
+        if (latentCacheClips < 0) {
+            throw new IllegalArgumentException("ANIMATEDIFF_TRAINER_LATENT_CACHE " + latentCacheClips
+                    + " must be >= 0 (clips whose latents a job keeps; 0 = none)");
         }
     }
 
@@ -55,6 +63,7 @@ public record TrainerConfig(
                 Duration.ofMillis(250),
                 Duration.ofMillis(200),
                 Duration.ofMinutes(5),
+                0,
                 0);
     }
 
@@ -77,7 +86,8 @@ public record TrainerConfig(
                 c.progressInterval(),
                 c.pollTimeout(),
                 c.maxPollInterval(),
-                Integer.parseInt(env.getOrDefault("ANIMATEDIFF_TRAINER_VALIDATE_EVERY", "0")));
+                Integer.parseInt(env.getOrDefault("ANIMATEDIFF_TRAINER_VALIDATE_EVERY", "0")),
+                Integer.parseInt(env.getOrDefault("ANIMATEDIFF_TRAINER_LATENT_CACHE", "0")));
     }
 
     /** The same settings with another id and work folder (tests, several trainers per JVM). */
@@ -92,7 +102,8 @@ public record TrainerConfig(
                 progressInterval,
                 pollTimeout,
                 maxPollInterval,
-                validateEvery);
+                validateEvery,
+                latentCacheClips);
     }
 
     /** The same settings in another consumer group. */
@@ -107,7 +118,8 @@ public record TrainerConfig(
                 progressInterval,
                 pollTimeout,
                 maxPollInterval,
-                validateEvery);
+                validateEvery,
+                latentCacheClips);
     }
 
     /** The same settings with validation GIFs every n steps (and at the end). */

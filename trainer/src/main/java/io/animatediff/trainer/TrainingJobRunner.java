@@ -263,6 +263,7 @@ public final class TrainingJobRunner {
                 .checkpointEvery(r.checkpointingSteps())
                 .validateEvery(config.validateEvery())
                 .validationSteps(config.validateEvery() > 0 ? 8 : 25)
+                .latentCacheClips(config.latentCacheClips())
                 .seed(r.seed().bits())
                 .build();
         // 5. train

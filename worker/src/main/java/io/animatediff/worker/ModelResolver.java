@@ -17,6 +17,7 @@ import io.animatediff.common.validation.ModelCatalog;
 import io.animatediff.engine.config.MotionModuleConfig.MotionNorm;
 import io.animatediff.engine.model.AnimateDiffModel;
 import io.animatediff.engine.model.ModelLoader;
+import io.animatediff.engine.nn.Bf16Copies;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.Param;
 import java.io.IOException;
@@ -298,9 +299,16 @@ public final class ModelResolver implements AutoCloseable {
         return false;
     }
 
-    /** Bytes of every weight and buffer of the model. */
+    /**
+     * Bytes of every weight and buffer of the model, and of the bfloat16 copies of its convolution
+     * and linear weights when bfloat16 inference is on ({@link Bf16Copies}: made at first use, held
+     * as long as the model, so reserved from the start).
+     */
     static long bytesOf(AnimateDiffModel model) {
-        return bytesOf(model.unet()) + bytesOf(model.vae()) + bytesOf(model.textEncoder());
+        long copies = Bf16Copies.bytesIfEnabled(model.unet())
+                + Bf16Copies.bytesIfEnabled(model.vae())
+                + Bf16Copies.bytesIfEnabled(model.textEncoder());
+        return bytesOf(model.unet()) + bytesOf(model.vae()) + bytesOf(model.textEncoder()) + copies;
     }
 
     private static long bytesOf(Module module) {

@@ -126,6 +126,22 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--vae-chunk", defaultValue = "16", description = "frames the VAE encodes at once")
     int vaeChunk;
 
+    @Option(
+            names = "--micro-batch-threads",
+            defaultValue = "1",
+            paramLabel = "N",
+            description = "run a step's --grad-accum micro-batches on N threads (same weights bit for bit;"
+                    + " pays for small models, with ANIMATEDIFF_THREADS=1)")
+    int microBatchThreads;
+
+    @Option(
+            names = "--latent-cache",
+            defaultValue = "0",
+            paramLabel = "CLIPS",
+            description = "keep the VAE's latent distribution of up to CLIPS clip samples in memory (0: encode"
+                    + " every step); pays when a small dataset is seen for many epochs")
+    int latentCache;
+
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "checkpoints and samples")
     Path out;
 
@@ -156,7 +172,9 @@ final class TrainCommand implements Callable<Integer> {
                 .validateEvery(validateEvery)
                 .validationSteps(validationSteps)
                 .seed(TorchRandom.parseSeed(seed))
-                .vaeChunk(vaeChunk);
+                .vaeChunk(vaeChunk)
+                .microBatchThreads(microBatchThreads)
+                .latentCacheClips(latentCache);
         if (!validationPrompts.isEmpty()) {
             b.validationPrompts(validationPrompts);
         }

@@ -140,6 +140,14 @@ public final class Bfloat16 {
         }
     }
 
+    /** Bytes of the cached weight copies: 2 per element of each weight copied. */
+    public static long cachedBytes() {
+        synchronized (COPIES) {
+            removeStale();
+            return COPIES.keySet().stream().mapToLong(w -> 2 * w.size()).sum();
+        }
+    }
+
     /** Frees every cached weight copy; the next bfloat16 use of a weight casts it again. */
     public static void clearCache() {
         synchronized (COPIES) {

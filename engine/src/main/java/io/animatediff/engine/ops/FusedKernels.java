@@ -15,6 +15,7 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
@@ -116,6 +117,18 @@ final class FusedKernels {
             def requires_grad(self: __torch__.FusedOps,
                 x: Tensor) -> bool:
               return x.requires_grad
+            def gradients(self: __torch__.FusedOps,
+                loss: Tensor,
+                inputs: List[Tensor]) -> List[Tensor]:
+              grads = torch.autograd.grad([loss], inputs, None, None, False, True)
+              out = annotate(List[Tensor], [])
+              for i in range(len(grads)):
+                g = grads[i]
+                if g is None:
+                  out.append(torch.zeros_like(inputs[i]))
+                else:
+                  out.append(g)
+              return out
             """;
 
     private final Model model; // holds the module: open for the process's lifetime
@@ -278,6 +291,29 @@ final class FusedKernels {
             throw new IllegalStateException("fused kernel requires_grad failed", t);
         } finally {
             input.close();
+        }
+    }
+
+    /**
+     * {@code torch.autograd.grad([loss], inputs, allow_unused=True)}: d loss / d input for each input,
+     * zeros where the loss does not depend on it, without touching any {@code .grad}; the graph is
+     * freed. Results belong to the loss's manager.
+     */
+    NDArray[] gradients(NDArray loss, List<NDArray> inputs) {
+        IValue lossValue = IValue.from((PtNDArray) loss);
+        IValue list = IValue.listFrom(inputs.stream().map(a -> (PtNDArray) a).toArray(PtNDArray[]::new));
+        try {
+            long result = invoke("gradients", new long[] {lossValue.getHandle(), list.getHandle()});
+            try (IValue value = (IValue) newIValue.invoke(result)) {
+                return value.toTensorArray((PtNDManager) loss.getManager());
+            }
+        } catch (RuntimeException | Error e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException("fused kernel gradients failed", t);
+        } finally {
+            lossValue.close();
+            list.close();
         }
     }
 

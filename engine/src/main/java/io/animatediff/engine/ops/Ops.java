@@ -7,6 +7,7 @@ import ai.djl.nn.convolutional.Conv2d;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.LayerNorm;
 import ai.djl.pytorch.jni.JniUtils;
+import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
@@ -205,6 +206,22 @@ public final class Ops {
                         + " module did not load (see the earlier warning), so whether an intermediate array"
                         + " requires grad cannot be read; the backward FLOP count needs it"))
                 .requiresGrad(x);
+    }
+
+    /**
+     * d loss / d input for every input ({@code torch.autograd.grad}, zeros for an input the loss does
+     * not depend on), freeing the graph and leaving every {@code .grad} untouched: what lets several
+     * threads run backward passes through shared weights and sum the gradients in an order of their
+     * choosing. Needs the libtorch TorchScript module (DJL has no such op).
+     */
+    public static NDArray[] gradients(NDArray loss, List<NDArray> inputs) {
+        if (!FusedKernels.accepts(loss) || !FusedKernels.accepts(inputs.toArray(NDArray[]::new))) {
+            throw new IllegalStateException("Ops.gradients: only PyTorch-engine arrays carry libtorch's autograd");
+        }
+        return FusedKernels.get()
+                .orElseThrow(() -> new IllegalStateException("Ops.gradients: the libtorch TorchScript module did"
+                        + " not load (see the earlier warning); train with one micro-batch thread"))
+                .gradients(loss, inputs);
     }
 
     /** Whether autograd records ops on this thread (libtorch's grad mode is per thread). */

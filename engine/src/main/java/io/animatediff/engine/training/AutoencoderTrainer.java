@@ -3,7 +3,6 @@ package io.animatediff.engine.training;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import io.animatediff.engine.config.AutoencoderKLConfig;
 import io.animatediff.engine.model.ConfigFiles;
 import io.animatediff.engine.model.TinyModels;
@@ -88,7 +87,7 @@ public final class AutoencoderTrainer implements AutoCloseable {
             ImageBatch batch = data.batch(step, config.batchSize());
             int s = data.size();
             NDArray x = scope.create(batch.pixels(), new Shape(batch.size(), 3, s, s)); // (N, 3, S, S)
-            try (GradientCollector collector = scope.getEngine().newGradientCollector()) {
+            try (Recording collector = new Recording()) {
                 DiagonalGaussianDistribution d = vae.latentDist(x);
                 NDArray noise = TorchRandom.randn(
                         scope,

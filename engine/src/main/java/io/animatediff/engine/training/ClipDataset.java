@@ -68,8 +68,15 @@ public final class ClipDataset implements AutoCloseable {
      * @param video the line's relative path
      * @param epoch the epoch it was read in
      * @param line its 0-based line in clips.jsonl
+     * @param start the first source frame sampled
+     * @param flip whether it was flipped left to right
      */
-    public record Clip(float[] pixels, String caption, String video, int epoch, long line) {}
+    public record Clip(float[] pixels, String caption, String video, int epoch, long line, int start, boolean flip) {
+        /** What determines the pixels within one run (frames, stride and size fixed): video, start, flip. */
+        public String sampleKey() {
+            return video + "@" + start + (flip ? "/flipped" : "");
+        }
+    }
 
     private final DatasetSource source;
     private final int frames;
@@ -247,7 +254,7 @@ public final class ClipDataset implements AutoCloseable {
         int start = r.nextInt(f.count() - clipLength + 1);
         boolean flip = r.nextDouble() < 0.5 && randomFlip;
         float[] pixels = PixelTransforms.apply(f, PixelTransforms.frameIndices(start, clipLength, frames), size, flip);
-        return new Clip(pixels, caption, video, epoch, at);
+        return new Clip(pixels, caption, video, epoch, at, start, flip);
     }
 
     private Clip skip(String reason, long at, String detail) {

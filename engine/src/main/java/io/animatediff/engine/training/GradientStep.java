@@ -18,21 +18,32 @@ final class GradientStep {
 
     /** Applies the accumulated gradients of {@code trainable}; returns the gradient norm before clipping. */
     static double apply(Map<String, Param> trainable, AdamW optimizer, double maxGradNorm, NDManager manager) {
-        try (NDManager scope = manager.newSubManager();
-                NoGrad noGrad = new NoGrad()) {
+        try (NDManager scope = manager.newSubManager()) {
             Map<String, NDArray> grads = new LinkedHashMap<>();
             for (Map.Entry<String, Param> e : trainable.entrySet()) {
                 NDArray g = e.getValue().get().getGradient(); // a new handle on the weight's manager
                 g.attach(scope);
                 grads.put(e.getKey(), g);
             }
+            double norm = applyGradients(grads, optimizer, maxGradNorm, scope);
+            for (Param p : trainable.values()) {
+                JniUtils.zeroGrad((PtNDArray) p.get());
+            }
+            return norm;
+        }
+    }
+
+    /**
+     * Applies gradients held outside the weights (summed from {@link io.animatediff.engine.ops.Ops#gradients}
+     * by parallel micro-batches), in {@code trainable}'s order; returns the norm before clipping.
+     */
+    static double applyGradients(Map<String, NDArray> grads, AdamW optimizer, double maxGradNorm, NDManager manager) {
+        try (NDManager scope = manager.newSubManager();
+                NoGrad noGrad = new NoGrad()) {
             // the clipping factor is applied inside the optimizer's flat update: the same numbers as
             // scaling every gradient in place first, in one native op instead of one per tensor
             float norm = ClipGradNorm.totalNorm(grads.values(), scope);
             optimizer.step(grads, ClipGradNorm.coefficient(norm, maxGradNorm), scope);
-            for (Param p : trainable.values()) {
-                JniUtils.zeroGrad((PtNDArray) p.get());
-            }
             return norm;
         }
     }

@@ -3,7 +3,6 @@ package io.animatediff.engine.training;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import io.animatediff.engine.clip.CLIPTextModel;
 import io.animatediff.engine.model.BaseModelFiles;
 import io.animatediff.engine.model.ConfigFiles;
@@ -246,7 +245,7 @@ public final class ImageModelTrainer implements AutoCloseable {
             NDArray noisy = noiseScheduler.addNoise(latents, noise, t);
             int len = tokenizer.maxLength();
             NDArray context = scope.create(textAll, new Shape(b, len, textLen / len)); // (B, S, C)
-            try (GradientCollector collector = scope.getEngine().newGradientCollector()) {
+            try (Recording collector = new Recording()) {
                 NDArray pred = unet.forward(noisy, scope.create(tf, new Shape(b)), context); // (B, L, 1, h, w)
                 NDArray mse = pred.sub(noise).square().mean();
                 loss = mse.getFloat();

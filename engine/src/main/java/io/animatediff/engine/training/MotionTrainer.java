@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.training.GradientCollector;
 import io.animatediff.engine.clip.CLIPTextModel;
 import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.convert.MotionKeys;
@@ -17,6 +16,7 @@ import io.animatediff.engine.model.ConfigFiles;
 import io.animatediff.engine.model.MotionModuleFile;
 import io.animatediff.engine.nn.Param;
 import io.animatediff.engine.nn.WeightLoader;
+import io.animatediff.engine.ops.Ops;
 import io.animatediff.engine.pipeline.AnimationParams;
 import io.animatediff.engine.pipeline.AnimationPipeline;
 import io.animatediff.engine.pipeline.AnimationResult;
@@ -48,7 +48,9 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 
 /**
@@ -80,6 +82,12 @@ public final class MotionTrainer implements AutoCloseable {
     private final int numTrainTimesteps;
     private final DatasetMessages datasetMessages;
     private final ExecutorService prefetcher;
+    private final ExecutorService microBatchPool; // null: micro-batches on the calling thread
+    private StepGradients stepGradients; // summed by parallel micro-batches, until applyGradients
+    private final Map<String, float[]> latentCache; // sample key -> (F, 2 L, h, w) moments; null: off
+    private Shape frameMoments; // (2 L, h, w), known after the first encode
+    private long latentCacheHits;
+    private long latentCacheMisses;
     private Future<StepInputs> pending;
     private long step;
     private long clipsSeen;
@@ -108,6 +116,28 @@ public final class MotionTrainer implements AutoCloseable {
                     t.setDaemon(true);
                     return t;
                 })
+                : null;
+        int threads = Math.min(config.microBatchThreads(), config.gradientAccumulation());
+        this.microBatchPool = threads > 1
+                ? Executors.newFixedThreadPool(threads, new ThreadFactory() {
+                    private final AtomicInteger n = new AtomicInteger();
+
+                    @Override
+                    public Thread newThread(Runnable r) {
+                        Thread t = new Thread(r, "animatediff-train-micro-" + n.incrementAndGet());
+                        t.setDaemon(true);
+                        return t;
+                    }
+                })
+                : null;
+        int cached = config.latentCacheClips();
+        this.latentCache = cached > 0
+                ? new LinkedHashMap<>(16, 0.75f, true) {
+                    @Override
+                    protected boolean removeEldestEntry(Map.Entry<String, float[]> eldest) {
+                        return size() > cached;
+                    }
+                }
                 : null;
         this.model = model;
         this.trainable = Collections.unmodifiableMap(trainable);
@@ -402,9 +432,13 @@ public final class MotionTrainer implements AutoCloseable {
                 pending = prefetcher.submit(() -> stepInputs(next));
             }
             in.messages().forEach(listener::onMessage);
-            for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
-                try (NDManager scope = model.manager().newSubManager()) {
-                    sum += microBatch(micro, in, scope);
+            if (microBatchPool != null) {
+                sum = parallelMicroBatches(in);
+            } else {
+                for (int micro = 0; micro < config.gradientAccumulation(); micro++) {
+                    try (NDManager scope = model.manager().newSubManager()) {
+                        sum += microBatch(micro, in, scope);
+                    }
                 }
             }
             consumedPosition = in.position();
@@ -473,10 +507,10 @@ public final class MotionTrainer implements AutoCloseable {
                     System.arraycopy(clip.pixels(), 0, pixels, i * clip.pixels().length, clip.pixels().length);
                     clips.add(clip);
                 }
-                NDArray video = m.create(pixels, new Shape(b, f, 3, s, s));
                 // latents (B, 4, F, h, w), frozen VAE
-                latents[micro] = encodeLatents(video, forStep, micro, m);
-                video.close();
+                latents[micro] = latentCache == null
+                        ? encodeLatents(m.create(pixels, new Shape(b, f, 3, s, s)), forStep, micro, m)
+                        : cachedLatents(clips, forStep, micro, m);
                 // text (B, S, C) with captions dropped for classifier-free guidance
                 text[micro] = encodeText(captions(clips, forStep, micro), m);
             }
@@ -493,13 +527,129 @@ public final class MotionTrainer implements AutoCloseable {
      * step counter advances. Returns the gradient norm before clipping.
      */
     public double applyGradients() {
-        double norm = GradientStep.apply(trainable, optimizer, config.maxGradNorm(), model.manager());
+        double norm;
+        if (stepGradients != null) {
+            try (StepGradients g = stepGradients) {
+                stepGradients = null;
+                norm = GradientStep.applyGradients(g.byName(), optimizer, config.maxGradNorm(), model.manager());
+            }
+        } else {
+            norm = GradientStep.apply(trainable, optimizer, config.maxGradNorm(), model.manager());
+        }
         step++;
         return norm;
     }
 
+    /**
+     * The step's micro-batches on the pool, each its own forward and {@code torch.autograd.grad}
+     * (grad mode is per thread: switched on in each task); the gradients are summed in micro-batch
+     * order, g0 + g1 + ..., the order in which one thread's backward passes accumulate them in
+     * {@code .grad}, so the weights come out bit-identical. Holds one gradient copy per micro-batch
+     * finished ahead of the sum. Returns the summed (undivided) losses.
+     */
+    private double parallelMicroBatches(StepInputs in) throws IOException {
+        int a = config.gradientAccumulation();
+        List<String> names = new ArrayList<>(trainable.keySet());
+        List<NDArray> weights = new ArrayList<>(names.size());
+        for (String name : names) {
+            weights.add(trainable.get(name).get());
+        }
+        NDManager gradsManager = model.manager().newSubManager();
+        List<Future<MicroGradients>> futures = new ArrayList<>(a);
+        for (int micro = 0; micro < a; micro++) {
+            int m = micro;
+            futures.add(microBatchPool.submit(() -> {
+                NDManager scope = gradsManager.newSubManager();
+                try (Recording recording = new Recording()) {
+                    NDArray mse = microBatchLoss(m, in, scope); // () loss of the micro-batch
+                    double loss = mse.getFloat();
+                    NDArray[] grads = Ops.gradients(a == 1 ? mse : mse.div(a), weights);
+                    return new MicroGradients(loss, grads, scope);
+                } catch (RuntimeException | Error e) {
+                    scope.close();
+                    throw e;
+                }
+            }));
+        }
+        double sum = 0;
+        NDArray[] total = null;
+        try (NoGrad noGrad = new NoGrad()) {
+            for (int micro = 0; micro < a; micro++) {
+                MicroGradients g = awaitMicroBatch(futures.get(micro), micro);
+                sum += g.loss();
+                if (total == null) {
+                    total = g.grads();
+                    for (NDArray x : total) {
+                        x.attach(gradsManager); // outlives the micro-batch's activations
+                    }
+                } else {
+                    for (int i = 0; i < total.length; i++) {
+                        total[i].addi(g.grads()[i]);
+                    }
+                }
+                g.scope().close();
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            for (Future<MicroGradients> f : futures) {
+                f.cancel(false);
+            }
+            gradsManager.close();
+            throw e;
+        }
+        Map<String, NDArray> byName = new LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            byName.put(names.get(i), total[i]);
+        }
+        stepGradients = new StepGradients(byName, gradsManager);
+        clipsSeen += (long) a * config.batchSize();
+        return sum;
+    }
+
+    private MicroGradients awaitMicroBatch(Future<MicroGradients> f, int micro) throws IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while micro-batch " + micro + " of step " + step + " ran", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException re) {
+                throw re;
+            }
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            throw new IOException("micro-batch " + micro + " of step " + step + " failed: " + cause, cause);
+        }
+    }
+
+    /** One micro-batch's loss and gradients (in trainable order), owned by {@code scope}. */
+    private record MicroGradients(double loss, NDArray[] grads, NDManager scope) {}
+
+    /** A step's summed gradients by weight name, owned by {@code manager}. */
+    private record StepGradients(Map<String, NDArray> byName, NDManager manager) implements AutoCloseable {
+        @Override
+        public void close() {
+            manager.close();
+        }
+    }
+
     /** One micro-batch's forward and backward; returns its (undivided) loss. */
     private double microBatch(int micro, StepInputs in, NDManager scope) {
+        // 5. epsilon-MSE, backward into the trainable weights
+        double loss;
+        try (Recording collector = new Recording()) {
+            NDArray mse = microBatchLoss(micro, in, scope);
+            loss = mse.getFloat();
+            int a = config.gradientAccumulation();
+            collector.backward(a == 1 ? mse : mse.div(a));
+        }
+        clipsSeen += config.batchSize();
+        return loss;
+    }
+
+    /** One micro-batch's forward with autograd recording (the caller's grad mode): its () epsilon-MSE. */
+    private NDArray microBatchLoss(int micro, StepInputs in, NDManager scope) {
         int b = config.batchSize();
         NDArray latents = in.latents()[micro]; // (B, 4, F, h, w)
         NDArray text = in.text()[micro]; // (B, S, C)
@@ -515,17 +665,8 @@ public final class MotionTrainer implements AutoCloseable {
             tf[i] = t[i];
         }
         NDArray timesteps = scope.create(tf, new Shape(b)); // (B)
-        // 5. epsilon-MSE, backward into the trainable weights
-        double loss;
-        try (GradientCollector collector = scope.getEngine().newGradientCollector()) {
-            NDArray pred = model.unet().forward(noisy, timesteps, text); // (B, 4, F, h, w)
-            NDArray mse = pred.sub(noise).square().mean();
-            loss = mse.getFloat();
-            int a = config.gradientAccumulation();
-            collector.backward(a == 1 ? mse : mse.div(a));
-        }
-        clipsSeen += b;
-        return loss;
+        NDArray pred = model.unet().forward(noisy, timesteps, text); // (B, 4, F, h, w)
+        return pred.sub(noise).square().mean();
     }
 
     /**
@@ -533,6 +674,14 @@ public final class MotionTrainer implements AutoCloseable {
      * (seeded noise for all frames at once, as {@code latent_dist.sample()}), times the scaling factor.
      */
     private NDArray encodeLatents(NDArray video, long forStep, int micro, NDManager scope) {
+        int f = (int) video.getShape().get(1);
+        NDArray moments = encodeMoments(video, scope);
+        video.close();
+        return sampleLatents(moments, f, forStep, micro, scope);
+    }
+
+    /** video (B, F, 3, S, S) -> the VAE's moments ((B F), 2 L, h, w): mean and log variance, vaeChunk frames per call. */
+    private NDArray encodeMoments(NDArray video, NDManager scope) {
         Shape vs = video.getShape();
         long b = vs.get(0);
         int f = (int) vs.get(1);
@@ -551,12 +700,70 @@ public final class MotionTrainer implements AutoCloseable {
                 moments.add(m);
             }
         }
-        NDArray all = moments.size() == 1 ? moments.get(0) : NDArrays.concat(new NDList(moments), 0);
-        DiagonalGaussianDistribution dist = new DiagonalGaussianDistribution(all);
+        return moments.size() == 1 ? moments.get(0) : NDArrays.concat(new NDList(moments), 0);
+    }
+
+    /** moments ((B F), 2 L, h, w) -> latents (B, L, F, h, w): the step's seeded sample, scaled. */
+    private NDArray sampleLatents(NDArray moments, int f, long forStep, int micro, NDManager scope) {
+        DiagonalGaussianDistribution dist = new DiagonalGaussianDistribution(moments);
         NDArray noise = TorchRandom.randn(
                 scope, dist.mean().getShape(), SeedStreams.seed(seed, SeedStreams.Purpose.LATENT, forStep, micro));
         NDArray z = VideoLayout.unfold(dist.sample(noise), f); // (B, 4, F, h, w)
         return model.vae().scale(z);
+    }
+
+    /**
+     * As {@link #encodeLatents} with the moments of clip samples seen before taken from the cache:
+     * the clips missing from it are encoded together, in order (a micro-batch of new clips encodes
+     * exactly as without the cache), and stored.
+     */
+    private NDArray cachedLatents(List<ClipDataset.Clip> clips, long forStep, int micro, NDManager scope) {
+        int f = config.frames();
+        int s = config.size();
+        List<ClipDataset.Clip> misses = new ArrayList<>();
+        for (ClipDataset.Clip c : clips) {
+            String key = c.sampleKey();
+            if (!latentCache.containsKey(key)
+                    && misses.stream().noneMatch(m -> m.sampleKey().equals(key))) {
+                misses.add(c);
+            }
+        }
+        Map<String, float[]> fresh = new LinkedHashMap<>();
+        if (!misses.isEmpty()) {
+            int frame = 3 * s * s;
+            float[] pixels = new float[misses.size() * f * frame];
+            for (int i = 0; i < misses.size(); i++) {
+                System.arraycopy(misses.get(i).pixels(), 0, pixels, i * f * frame, f * frame);
+            }
+            NDArray moments = encodeMoments(scope.create(pixels, new Shape(misses.size(), f, 3, s, s)), scope);
+            float[] all = moments.toFloatArray(); // ((M F), 2 L, h, w)
+            int per = all.length / misses.size();
+            for (int i = 0; i < misses.size(); i++) {
+                float[] one = new float[per];
+                System.arraycopy(all, i * per, one, 0, per);
+                fresh.put(misses.get(i).sampleKey(), one);
+            }
+            Shape ms = moments.getShape();
+            frameMoments = new Shape(ms.get(1), ms.get(2), ms.get(3)); // (2 L, h, w)
+            moments.close();
+        }
+        float[][] parts = new float[clips.size()][];
+        for (int i = 0; i < clips.size(); i++) {
+            String key = clips.get(i).sampleKey();
+            float[] cached = fresh.containsKey(key) ? fresh.get(key) : latentCache.get(key);
+            parts[i] = cached;
+        }
+        latentCache.putAll(fresh);
+        latentCacheMisses += misses.size();
+        latentCacheHits += clips.size() - misses.size();
+        int per = parts[0].length;
+        float[] joined = new float[clips.size() * per];
+        for (int i = 0; i < parts.length; i++) {
+            System.arraycopy(parts[i], 0, joined, i * per, per);
+        }
+        NDArray moments =
+                scope.create(joined, new Shape((long) clips.size() * f).addAll(frameMoments)); // ((B F), 2 L, h, w)
+        return sampleLatents(moments, f, forStep, micro, scope);
     }
 
     /** Captions with each one dropped to "" with probability captionDropout (seeded per clip). */
@@ -658,6 +865,11 @@ public final class MotionTrainer implements AutoCloseable {
     }
 
     /** Optimizer steps done. */
+    /** Clip samples whose moments came from the latent cache, and those encoded (both 0 with no cache). */
+    long[] latentCacheCounts() {
+        return new long[] {latentCacheHits, latentCacheMisses};
+    }
+
     public long stepsDone() {
         return step;
     }
@@ -712,6 +924,13 @@ public final class MotionTrainer implements AutoCloseable {
     @Override
     public void close() throws IOException {
         try {
+            if (microBatchPool != null) {
+                microBatchPool.shutdown();
+            }
+            if (stepGradients != null) {
+                stepGradients.close();
+                stepGradients = null;
+            }
             if (prefetcher != null) {
                 Future<StepInputs> f = pending;
                 pending = null;

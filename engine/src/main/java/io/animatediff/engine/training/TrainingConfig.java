@@ -44,6 +44,14 @@ import java.util.List;
  * @param prefetch prepare the next step's inputs (clip decoding, resizing, cropping, the frozen VAE
  *     encode and text encoding) on a second thread while the current step trains; no effect on
  *     results (the same seed gives bit-identical weights either way)
+ * @param microBatchThreads threads running a step's micro-batches concurrently, each its own forward
+ *     and backward ({@code torch.autograd.grad}), their gradients summed in micro-batch order: the
+ *     same weights as one thread, bit for bit. Pays where one op cannot use the cores (small models,
+ *     one intra-op thread each); 1 = the micro-batches one after another on the calling thread
+ * @param latentCacheClips clip samples whose latent distribution (the frozen VAE's mean and log
+ *     variance) is kept in memory, keyed by video, start frame and flip, so a later epoch skips the
+ *     encoder (the sample itself is still drawn per step, seeded); 0 = encode every step. Pays on
+ *     small datasets seen for many epochs; F x 8 x (S/8)^2 floats per clip
  */
 public record TrainingConfig(
         Path baseModel,
@@ -74,7 +82,9 @@ public record TrainingConfig(
         long seed,
         int vaeChunk,
         boolean randomFlip,
-        boolean prefetch) {
+        boolean prefetch,
+        int microBatchThreads,
+        int latentCacheClips) {
 
     /** The four validation prompts of configs/training/v1/training.yaml. */
     public static final List<String> OFFICIAL_VALIDATION_PROMPTS = List.of(
@@ -159,6 +169,12 @@ public record TrainingConfig(
         if (vaeChunk < 1) {
             p.add("vaeChunk: " + vaeChunk + " must be >= 1");
         }
+        if (microBatchThreads < 1) {
+            p.add("microBatchThreads: " + microBatchThreads + " must be >= 1 (1 = micro-batches one after another)");
+        }
+        if (latentCacheClips < 0) {
+            p.add("latentCacheClips: " + latentCacheClips + " must be >= 0 (0 = no cache)");
+        }
         if (!p.isEmpty()) {
             throw new IllegalArgumentException("invalid training configuration:\n  " + String.join("\n  ", p));
         }
@@ -210,6 +226,8 @@ public record TrainingConfig(
         b.vaeChunk = vaeChunk;
         b.randomFlip = randomFlip;
         b.prefetch = prefetch;
+        b.microBatchThreads = microBatchThreads;
+        b.latentCacheClips = latentCacheClips;
         return b;
     }
 
@@ -244,6 +262,8 @@ public record TrainingConfig(
         private int vaeChunk = 16;
         private boolean randomFlip = true;
         private boolean prefetch = true;
+        private int microBatchThreads = 1;
+        private int latentCacheClips;
 
         public Builder baseModel(Path v) {
             baseModel = v;
@@ -386,6 +406,16 @@ public record TrainingConfig(
             return this;
         }
 
+        public Builder microBatchThreads(int v) {
+            microBatchThreads = v;
+            return this;
+        }
+
+        public Builder latentCacheClips(int v) {
+            latentCacheClips = v;
+            return this;
+        }
+
         public TrainingConfig build() {
             return new TrainingConfig(
                     baseModel,
@@ -416,7 +446,9 @@ public record TrainingConfig(
                     seed,
                     vaeChunk,
                     randomFlip,
-                    prefetch);
+                    prefetch,
+                    microBatchThreads,
+                    latentCacheClips);
         }
     }
 }

@@ -19,6 +19,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.GradientCollector;
 import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.config.UNet2DConditionConfig;
+import io.animatediff.engine.nn.Bf16Copies;
 import io.animatediff.engine.unet.UNet3DConditionModel;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -185,6 +186,10 @@ class Bfloat16Test {
         Bfloat16.setEnabled(true);
         NDArray bf16 = unet.forward(sample, t, text);
         assertTrue(Bfloat16.cachedWeights() > 10, "the UNet's convs and linears ran in bf16");
+        assertEquals(
+                Bf16Copies.bytes(unet),
+                Bfloat16.cachedBytes(),
+                "the copies one forward makes are what a model cache reserves for them");
         Bfloat16.setEnabled(false);
         NDArray again = unet.forward(sample, t, text);
         assertClose(bf16, fp32, 5e-2, 5e-2, "tiny UNet bf16 vs fp32");
