@@ -134,6 +134,7 @@ public record TrainerConfig(
                 progressInterval,
                 pollTimeout,
                 maxPollInterval,
-                n);
+                n,
+                latentCacheClips);
     }
 }
