@@ -455,25 +455,7 @@ public final class MotionTrainer implements AutoCloseable {
         if (f == null) {
             return stepInputs(step);
         }
-        StepInputs in;
-        try {
-            in = f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while waiting for the inputs of step " + step, e);
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof IOException io) {
-                throw io;
-            }
-            if (cause instanceof RuntimeException re) {
-                throw re;
-            }
-            if (cause instanceof Error err) {
-                throw err;
-            }
-            throw new IOException("preparing the inputs of step " + step + " failed: " + cause, cause);
-        }
+        StepInputs in = await(f, "waiting for the inputs of step " + step, "preparing the inputs of step " + step);
         if (in.step() != step) {
             in.close();
             throw new IllegalStateException("prefetched the inputs of step " + in.step() + " but step " + step
@@ -575,7 +557,10 @@ public final class MotionTrainer implements AutoCloseable {
         NDArray[] total = null;
         try (NoGrad noGrad = new NoGrad()) {
             for (int micro = 0; micro < a; micro++) {
-                MicroGradients g = awaitMicroBatch(futures.get(micro), micro);
+                MicroGradients g = await(
+                        futures.get(micro),
+                        "micro-batch " + micro + " of step " + step + " ran",
+                        "micro-batch " + micro + " of step " + step);
                 sum += g.loss();
                 if (total == null) {
                     total = g.grads();
@@ -605,21 +590,29 @@ public final class MotionTrainer implements AutoCloseable {
         return sum;
     }
 
-    private MicroGradients awaitMicroBatch(Future<MicroGradients> f, int micro) throws IOException {
+    /**
+     * The result of work on another thread: its IOException, RuntimeException or Error rethrown as
+     * is, another cause wrapped as "{@code failed} failed: ...", an interrupt as "interrupted while
+     * {@code waiting}".
+     */
+    private static <T> T await(Future<T> f, String waiting, String failed) throws IOException {
         try {
             return f.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new IOException("interrupted while micro-batch " + micro + " of step " + step + " ran", e);
+            throw new IOException("interrupted while " + waiting, e);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
             if (cause instanceof RuntimeException re) {
                 throw re;
             }
             if (cause instanceof Error err) {
                 throw err;
             }
-            throw new IOException("micro-batch " + micro + " of step " + step + " failed: " + cause, cause);
+            throw new IOException(failed + " failed: " + cause, cause);
         }
     }
 

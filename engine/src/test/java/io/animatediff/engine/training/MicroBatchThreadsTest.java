@@ -1,12 +1,10 @@
 package io.animatediff.engine.training;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.animatediff.engine.weights.SafetensorsFile;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,15 +47,7 @@ class MicroBatchThreadsTest {
     }
 
     private static void assertSameCheckpoint(Path a, Path b) throws IOException {
-        for (String file : List.of(TrainingCheckpoint.MOTION_MODULE, TrainingCheckpoint.OPTIMIZER)) {
-            try (SafetensorsFile x = SafetensorsFile.open(a.resolve(file));
-                    SafetensorsFile y = SafetensorsFile.open(b.resolve(file))) {
-                assertEquals(x.keys(), y.keys(), file);
-                for (String k : x.keys()) {
-                    assertArrayEquals(x.loadFloats(k), y.loadFloats(k), file + " " + k + " bit-identical");
-                }
-            }
-        }
+        TrainingFixture.assertSameWeights(a, b);
     }
 
     @Test

@@ -1,11 +1,9 @@
 package io.animatediff.engine.training;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.animatediff.engine.weights.SafetensorsFile;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -67,15 +65,7 @@ class PrefetchTest {
     }
 
     private static void assertSameCheckpoint(Path a, Path b, long step) throws IOException {
-        for (String file : List.of(TrainingCheckpoint.MOTION_MODULE, TrainingCheckpoint.OPTIMIZER)) {
-            try (SafetensorsFile x = SafetensorsFile.open(a.resolve(file));
-                    SafetensorsFile y = SafetensorsFile.open(b.resolve(file))) {
-                assertEquals(x.keys(), y.keys(), file);
-                for (String k : x.keys()) {
-                    assertArrayEquals(x.loadFloats(k), y.loadFloats(k), file + " " + k + " bit-identical");
-                }
-            }
-        }
+        TrainingFixture.assertSameWeights(a, b);
         TrainingCheckpoint.State sa = TrainingCheckpoint.verify(a, step);
         TrainingCheckpoint.State sb = TrainingCheckpoint.verify(b, step);
         assertEquals(sa.epoch(), sb.epoch(), "epoch at step " + step);

@@ -59,4 +59,20 @@ final class TrainingFixture {
                 .validationSteps(2)
                 .seed(7);
     }
+
+    /** The motion module and optimizer state of two checkpoint folders agree bit for bit. */
+    static void assertSameWeights(Path a, Path b) throws java.io.IOException {
+        for (String file : java.util.List.of(TrainingCheckpoint.MOTION_MODULE, TrainingCheckpoint.OPTIMIZER)) {
+            try (io.animatediff.engine.weights.SafetensorsFile x =
+                            io.animatediff.engine.weights.SafetensorsFile.open(a.resolve(file));
+                    io.animatediff.engine.weights.SafetensorsFile y =
+                            io.animatediff.engine.weights.SafetensorsFile.open(b.resolve(file))) {
+                org.junit.jupiter.api.Assertions.assertEquals(x.keys(), y.keys(), file);
+                for (String k : x.keys()) {
+                    org.junit.jupiter.api.Assertions.assertArrayEquals(
+                            x.loadFloats(k), y.loadFloats(k), file + " " + k + " bit-identical");
+                }
+            }
+        }
+    }
 }
