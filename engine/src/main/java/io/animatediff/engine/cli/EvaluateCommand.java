@@ -71,27 +71,36 @@ public final class EvaluateCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1234")
     long seed;
 
+    @Option(
+            names = "--base-domain",
+            defaultValue = "grey",
+            paramLabel = "grey|broad",
+            description = "the base domain of the world's own clips (rows 'world clips' and --vae): grey or broad")
+    String baseDomain;
+
     @Override
     public Integer call() throws Exception {
         if (clips < 1 || clips > 60) {
             throw new IllegalArgumentException("--clips must be 1..60 (the world has 60 scenes), got " + clips);
         }
+        MiniWorld.Backdrops backdrops = MiniWorld.Backdrops.named(baseDomain, "--base-domain");
         List<Scene> scenes = scenes(clips);
         List<WorldMetrics.Row> table = new ArrayList<>();
         for (Domain domain : Domain.values()) {
             table.add(WorldMetrics.row(
                     "world clips, " + domain.name().toLowerCase(Locale.ROOT) + " domain",
                     scenes,
-                    truth(scenes, domain, false)));
+                    truth(scenes, domain, backdrops, false)));
         }
-        table.add(WorldMetrics.row("world clips, frames shuffled", scenes, truth(scenes, Domain.BASE, true)));
+        table.add(
+                WorldMetrics.row("world clips, frames shuffled", scenes, truth(scenes, Domain.BASE, backdrops, true)));
         if (vae != null) {
             if (!Files.isDirectory(vae.resolve("vae"))) {
                 throw new IllegalArgumentException("--vae " + vae
                         + ": no vae/ folder there: give a diffusers model folder (e.g. the world's base)");
             }
             WorldEvaluation.Settings settings =
-                    new WorldEvaluation.Settings(clips, frames, size, steps, guidance, seed);
+                    new WorldEvaluation.Settings(clips, frames, size, steps, guidance, seed, backdrops);
             for (Domain domain : Domain.values()) {
                 table.add(WorldEvaluation.vaeRoundTrip(
                         "world clips through the VAE, " + domain.name().toLowerCase(Locale.ROOT) + " domain",
@@ -112,11 +121,11 @@ public final class EvaluateCommand implements Callable<Integer> {
         return WorldEvaluation.scenes(n);
     }
 
-    private List<Frames> truth(List<Scene> scenes, Domain domain, boolean shuffle) {
+    private List<Frames> truth(List<Scene> scenes, Domain domain, MiniWorld.Backdrops backdrops, boolean shuffle) {
         List<Frames> out = new ArrayList<>();
         SplittableRandom rnd = new SplittableRandom(seed);
         for (int i = 0; i < scenes.size(); i++) {
-            Frames f = MiniWorld.render(scenes.get(i), domain, frames, size, seed + i)
+            Frames f = MiniWorld.render(scenes.get(i), domain, backdrops, frames, size, seed + i)
                     .frames();
             out.add(shuffle ? MiniWorld.shuffled(f, rnd) : f);
         }

@@ -1,5 +1,6 @@
 package io.animatediff.engine.cli;
 
+import io.animatediff.engine.world.MiniWorld;
 import io.animatediff.engine.world.MiniWorldRecipe;
 import io.animatediff.engine.world.MiniWorldSet;
 import io.animatediff.engine.world.WorldMetrics;
@@ -31,6 +32,14 @@ public final class ReproduceCommand implements Callable<Integer> {
 
     @Option(names = "--quick", description = "the reduced run CI makes: every stage, few steps")
     boolean quick;
+
+    @Option(
+            names = "--base-domain",
+            defaultValue = "grey",
+            paramLabel = "grey|broad",
+            description = "the base domain's backdrops: grey (one light grey, the shipped models' world) or broad"
+                    + " (nine plain colours, light to dark)")
+    String baseDomain;
 
     @Option(names = "--json", description = "the table as one JSON line per row")
     boolean json;
@@ -68,7 +77,8 @@ public final class ReproduceCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter w = spec.commandLine().getOut();
         MiniWorldRecipe.Plan plan = (quick ? MiniWorldRecipe.Plan.quick() : MiniWorldRecipe.Plan.full())
-                .withMotion(motionSteps, motionLr, evalClips);
+                .withMotion(motionSteps, motionLr, evalClips)
+                .withBackdrops(MiniWorld.Backdrops.named(baseDomain, "--base-domain"));
         if (motionOnly != null) {
             MiniWorldSet trained = new MiniWorldSet(motionOnly);
             MiniWorldSet set = new MiniWorldSet(out);

@@ -28,8 +28,15 @@ public final class WorldDatasetCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "32")
     int size;
 
-    @Option(names = "--domain", defaultValue = "base", description = "base (plain) or personalized (striped)")
+    @Option(names = "--domain", defaultValue = "base", description = "base (plain backdrops) or personalized (dusk)")
     String domain;
+
+    @Option(
+            names = "--base-domain",
+            defaultValue = "grey",
+            paramLabel = "grey|broad",
+            description = "the base domain's backdrops: grey (one light grey) or broad (nine plain colours)")
+    String baseDomain;
 
     @Option(names = "--seed", defaultValue = "0")
     long seed;
@@ -43,10 +50,11 @@ public final class WorldDatasetCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(
                         "--domain " + domain + " is not a domain of the world: use base or personalized");
         };
+        MiniWorld.Backdrops backdrops = MiniWorld.Backdrops.named(baseDomain, "--base-domain");
         if (clips < 1) {
             throw new IllegalArgumentException("--clips must be >= 1, got " + clips);
         }
-        MiniWorld.writeDataset(out, clips, frames, size, d, seed);
+        MiniWorld.writeDataset(out, clips, frames, size, d, backdrops, seed);
         spec.commandLine()
                 .getOut()
                 .printf(

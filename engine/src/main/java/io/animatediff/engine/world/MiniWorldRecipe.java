@@ -79,6 +79,7 @@ public final class MiniWorldRecipe {
      * @param evalSteps DDIM steps per evaluation clip
      * @param guidance guidance scale of evaluation clips
      * @param seed every draw of the run
+     * @param backdrops the base domain's backdrops: the grey world (the shipped models') or the broad one
      */
     public record Plan(
             int size,
@@ -102,7 +103,8 @@ public final class MiniWorldRecipe {
             int evalClips,
             int evalSteps,
             double guidance,
-            long seed) {
+            long seed,
+            MiniWorld.Backdrops backdrops) {
 
         /**
          * The run behind the shipped models. The motion module trains 12,000 steps: its accuracy was
@@ -110,8 +112,29 @@ public final class MiniWorldRecipe {
          */
         public static Plan full() {
             return new Plan(
-                    64, 8, 1500, 16, 2e-3, 3000, 64, 1e-3, 1500, 2e-4, 1500, 8, 2e-3, 4096, 600, 12000, 8, 1e-3, 60, 25,
-                    4.0, 2024);
+                    64,
+                    8,
+                    1500,
+                    16,
+                    2e-3,
+                    3000,
+                    64,
+                    1e-3,
+                    1500,
+                    2e-4,
+                    1500,
+                    8,
+                    2e-3,
+                    4096,
+                    600,
+                    12000,
+                    8,
+                    1e-3,
+                    60,
+                    25,
+                    4.0,
+                    2024,
+                    MiniWorld.Backdrops.GREY);
         }
 
         /**
@@ -119,7 +142,30 @@ public final class MiniWorldRecipe {
          * ({@code ReproduceReducedTest}).
          */
         public static Plan ciMotion() {
-            return new Plan(64, 8, 1, 1, 2e-3, 1, 1, 1e-3, 1, 2e-4, 1, 4, 2e-3, 1, 200, 300, 4, 1e-3, 20, 12, 4.0, 77);
+            return new Plan(
+                    64,
+                    8,
+                    1,
+                    1,
+                    2e-3,
+                    1,
+                    1,
+                    1e-3,
+                    1,
+                    2e-4,
+                    1,
+                    4,
+                    2e-3,
+                    1,
+                    200,
+                    300,
+                    4,
+                    1e-3,
+                    20,
+                    12,
+                    4.0,
+                    77,
+                    MiniWorld.Backdrops.GREY);
         }
 
         /** This plan with the motion stage's steps, learning rate and the evaluation's clips replaced where not null. */
@@ -146,13 +192,64 @@ public final class MiniWorldRecipe {
                     clips == null ? evalClips : clips,
                     evalSteps,
                     guidance,
-                    seed);
+                    seed,
+                    backdrops);
+        }
+
+        /** This plan in the world whose base domain has {@code world}'s backdrops. */
+        public Plan withBackdrops(MiniWorld.Backdrops world) {
+            return new Plan(
+                    size,
+                    frames,
+                    vaeSteps,
+                    vaeBatch,
+                    vaeLr,
+                    baseSteps,
+                    imageBatch,
+                    baseLr,
+                    personalizedSteps,
+                    personalizedLr,
+                    loraSteps,
+                    loraRank,
+                    loraLr,
+                    pool,
+                    videoClips,
+                    motionSteps,
+                    motionBatch,
+                    motionLr,
+                    evalClips,
+                    evalSteps,
+                    guidance,
+                    seed,
+                    world);
         }
 
         /** A reduced run for CI: every stage, few steps. */
         public static Plan quick() {
             return new Plan(
-                    64, 8, 40, 8, 2e-3, 60, 32, 1e-3, 20, 2e-4, 20, 4, 2e-3, 256, 20, 60, 4, 1e-3, 5, 10, 4.0, 2024);
+                    64,
+                    8,
+                    40,
+                    8,
+                    2e-3,
+                    60,
+                    32,
+                    1e-3,
+                    20,
+                    2e-4,
+                    20,
+                    4,
+                    2e-3,
+                    256,
+                    20,
+                    60,
+                    4,
+                    1e-3,
+                    5,
+                    10,
+                    4.0,
+                    2024,
+                    MiniWorld.Backdrops.GREY);
         }
     }
 
@@ -199,8 +296,8 @@ public final class MiniWorldRecipe {
         Path vaeDir = work.resolve("vae");
         try (AutoencoderTrainer t = new AutoencoderTrainer(new AutoencoderTrainer.Config(
                 vaeConfig(), plan.vaeSteps(), plan.vaeBatch(), plan.vaeLr(), 1e-4, 1.0, seed))) {
-            WorldStills stills =
-                    new WorldStills(List.of(Domain.BASE, Domain.PERSONALIZED), plan.size(), plan.frames(), seed + 1);
+            WorldStills stills = new WorldStills(
+                    List.of(Domain.BASE, Domain.PERSONALIZED), plan.backdrops(), plan.size(), plan.frames(), seed + 1);
             losses.add(stage("vae", plan.vaeSteps(), log, () -> t.step(stills).total()));
             vaeCfg = t.save(vaeDir, t.measureScalingFactor(stills, 256));
         }
@@ -209,7 +306,8 @@ public final class MiniWorldRecipe {
         // 2. base UNet on base-domain stills, from seeded initial weights
         TinyModels.writeBaseModel(set.base(), unetConfig(), vaeConfig(), seed + 2);
         replaceFolder(vaeDir, set.base().resolve("vae"));
-        WorldStills baseStills = new WorldStills(List.of(Domain.BASE), plan.size(), plan.frames(), seed + 3);
+        WorldStills baseStills =
+                new WorldStills(List.of(Domain.BASE), plan.backdrops(), plan.size(), plan.frames(), seed + 3);
         try (ImageModelTrainer t = ImageModelTrainer.open(
                 set.base(),
                 new ImageModelTrainer.Config(
@@ -338,7 +436,8 @@ public final class MiniWorldRecipe {
             throws IOException {
         long seed = plan.seed();
         Path videos = work.resolve("base-videos");
-        MiniWorld.writeDataset(videos, plan.videoClips(), plan.frames(), plan.size(), Domain.BASE, seed + 8);
+        MiniWorld.writeDataset(
+                videos, plan.videoClips(), plan.frames(), plan.size(), Domain.BASE, plan.backdrops(), seed + 8);
         // a step's clips as two micro-batches on two threads, one intra-op thread each (the tiny
         // model's ops cannot use two cores), and the frozen VAE's moments of every clip cached:
         // 600 clips seen 160 times each at 12,000 steps
@@ -402,7 +501,13 @@ public final class MiniWorldRecipe {
     /** Evaluation settings of a plan. */
     public static WorldEvaluation.Settings settings(Plan plan) {
         return new WorldEvaluation.Settings(
-                plan.evalClips(), plan.frames(), plan.size(), plan.evalSteps(), plan.guidance(), plan.seed() + 100);
+                plan.evalClips(),
+                plan.frames(),
+                plan.size(),
+                plan.evalSteps(),
+                plan.guidance(),
+                plan.seed() + 100,
+                plan.backdrops());
     }
 
     /**

@@ -53,8 +53,15 @@ public final class WorldEvaluation {
      * @param steps DDIM steps
      * @param guidance classifier-free guidance scale
      * @param seed clip i is generated with seed + i
+     * @param backdrops the base domain's backdrops of the world's own clips ({@link #vaeRoundTrip})
      */
-    public record Settings(int clips, int frames, int size, int steps, double guidance, long seed) {
+    public record Settings(
+            int clips, int frames, int size, int steps, double guidance, long seed, MiniWorld.Backdrops backdrops) {
+        /** Settings of the grey world. */
+        public Settings(int clips, int frames, int size, int steps, double guidance, long seed) {
+            this(clips, frames, size, steps, guidance, seed, MiniWorld.Backdrops.GREY);
+        }
+
         public Settings {
             if (clips < 1 || clips > Scene.all().size()) {
                 throw new IllegalArgumentException(
@@ -132,7 +139,8 @@ public final class WorldEvaluation {
             WeightLoader.load(vae, files.vae, m);
             for (int i = 0; i < scenes.size(); i++) {
                 try (NDManager clip = m.newSubManager()) {
-                    Frames truth = MiniWorld.render(scenes.get(i), domain, f, s, settings.seed() + i)
+                    Frames truth = MiniWorld.render(
+                                    scenes.get(i), domain, settings.backdrops(), f, s, settings.seed() + i)
                             .frames();
                     NDArray x = clip.create(truth.toFloatCHW(), new ai.djl.ndarray.types.Shape(f, 3, s, s))
                             .mul(2f)

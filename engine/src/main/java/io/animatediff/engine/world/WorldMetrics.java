@@ -15,7 +15,8 @@ import java.util.Locale;
  * model: the background palette is read from the frame's outer ring of pixels; object pixels are
  * those far from every ring colour; the object is tracked by its centroid. Motion: the centroid's
  * displacement from the first to the last frames, still below a quarter of the expected travel.
- * Domain: the ring's mean luminance (the base domain is light, the personalized one dark). Colour:
+ * Domain: the known backdrop the ring is nearest to, pixel by pixel (the personalized dusk gradient
+ * or one of the base domain's plain backdrops, which run from light to dark in the broad world). Colour:
  * the object's mean colour, nearest of the palette. Shape: the object's fill of its bounding box.
  */
 public final class WorldMetrics {
@@ -93,7 +94,9 @@ public final class WorldMetrics {
     public static ClipReading read(Frames clip) {
         int w = clip.width();
         int h = clip.height();
-        int[] ring = ring(clip, 0);
+        int[] ringIndex = ringIndex(w, h);
+        int[] dusk = duskRing(ringIndex, w);
+        int[] ring;
         double[] cx = new double[clip.count()];
         double[] cy = new double[clip.count()];
         int[] area = new int[clip.count()];
@@ -105,8 +108,8 @@ public final class WorldMetrics {
         int personalized = 0;
         int found = 0;
         for (int f = 0; f < clip.count(); f++) {
-            ring = ring(clip, f);
-            if (meanLuminance(ring) < 128) {
+            ring = ring(clip, f, ringIndex);
+            if (nearerDusk(ring, dusk)) {
                 personalized++;
             }
             int base = f * w * h;
@@ -263,30 +266,55 @@ public final class WorldMetrics {
         throw new IllegalStateException("no frame with an object");
     }
 
-    /** Pixels of the outer one-pixel ring of frame {@code f}. */
-    private static int[] ring(Frames clip, int f) {
-        int w = clip.width();
-        int h = clip.height();
-        int base = f * w * h;
+    /** Pixel indices (y * w + x) of a frame's outer one-pixel ring. */
+    private static int[] ringIndex(int w, int h) {
         int[] out = new int[2 * w + 2 * (h - 2)];
         int k = 0;
         for (int x = 0; x < w; x++) {
-            out[k++] = clip.rgb()[base + x];
-            out[k++] = clip.rgb()[base + (h - 1) * w + x];
+            out[k++] = x;
+            out[k++] = (h - 1) * w + x;
         }
         for (int y = 1; y < h - 1; y++) {
-            out[k++] = clip.rgb()[base + y * w];
-            out[k++] = clip.rgb()[base + y * w + w - 1];
+            out[k++] = y * w;
+            out[k++] = y * w + w - 1;
         }
         return out;
     }
 
-    private static double meanLuminance(int[] pixels) {
-        double s = 0;
-        for (int p : pixels) {
-            s += 0.299 * ((p >> 16) & 0xFF) + 0.587 * ((p >> 8) & 0xFF) + 0.114 * (p & 0xFF);
+    /** Pixels of the ring of frame {@code f}. */
+    private static int[] ring(Frames clip, int f, int[] ringIndex) {
+        int base = f * clip.width() * clip.height();
+        int[] out = new int[ringIndex.length];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = clip.rgb()[base + ringIndex[k]];
         }
-        return s / pixels.length;
+        return out;
+    }
+
+    /** The personalized domain's dusk on the ring of a frame of width {@code w}. */
+    private static int[] duskRing(int[] ringIndex, int w) {
+        int[] out = new int[ringIndex.length];
+        for (int k = 0; k < out.length; k++) {
+            out[k] = Domain.PERSONALIZED.background(0, ringIndex[k] % w, ringIndex[k] / w, w);
+        }
+        return out;
+    }
+
+    /**
+     * Is the ring nearer the dusk gradient than every plain backdrop of the base domain (mean RGB
+     * distance over the ring's pixels, each against the template's pixel at the same place)?
+     */
+    private static boolean nearerDusk(int[] ring, int[] dusk) {
+        double toDusk = 0;
+        List<Integer> plain = MiniWorld.Backdrops.known();
+        double[] toPlain = new double[plain.size()];
+        for (int k = 0; k < ring.length; k++) {
+            toDusk += distance(ring[k], dusk[k]);
+            for (int b = 0; b < toPlain.length; b++) {
+                toPlain[b] += distance(ring[k], plain.get(b));
+            }
+        }
+        return toDusk < Arrays.stream(toPlain).min().orElseThrow();
     }
 
     private static double distanceToNearest(int p, int[] palette) {

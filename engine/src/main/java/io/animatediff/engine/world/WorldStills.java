@@ -16,6 +16,7 @@ import java.util.SplittableRandom;
  */
 public final class WorldStills implements ImageSource {
     private final List<Domain> domains;
+    private final MiniWorld.Backdrops backdrops;
     private final int size;
     private final int frames;
     private final long seed;
@@ -27,10 +28,16 @@ public final class WorldStills implements ImageSource {
      * @param seed the draws' seed
      */
     public WorldStills(List<Domain> domains, int size, int frames, long seed) {
+        this(domains, MiniWorld.Backdrops.GREY, size, frames, seed);
+    }
+
+    /** Stills of a world whose base domain has {@code backdrops}. */
+    public WorldStills(List<Domain> domains, MiniWorld.Backdrops backdrops, int size, int frames, long seed) {
         if (domains.isEmpty()) {
             throw new IllegalArgumentException("stills need at least one domain");
         }
         this.domains = List.copyOf(domains);
+        this.backdrops = backdrops;
         this.size = size;
         this.frames = frames;
         this.seed = seed;
@@ -52,7 +59,7 @@ public final class WorldStills implements ImageSource {
             r = r.split();
             Scene scene = scenes.get(r.nextInt(scenes.size()));
             Domain domain = domains.get(r.nextInt(domains.size()));
-            MiniWorld.Clip clip = MiniWorld.render(scene, domain, frames, size, r.nextLong());
+            MiniWorld.Clip clip = MiniWorld.render(scene, domain, backdrops, frames, size, r.nextLong());
             int f = r.nextInt(frames);
             int[] rgb = clip.frames().rgb();
             int base = i * 3 * plane;

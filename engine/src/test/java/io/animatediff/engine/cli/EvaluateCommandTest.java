@@ -32,6 +32,20 @@ class EvaluateCommandTest {
     }
 
     @Test
+    void theBroadWorldsOwnClipsReadAsPerfectly() {
+        MainTest.Result r = MainTest.run("evaluate", "--json", "--clips", "20", "--base-domain", "broad");
+        assertEquals(0, r.exit(), r.err());
+        assertEquals(
+                "{\"row\": \"world clips, base domain\", \"clips\": 20, \"motion_accuracy\": 1.0000,"
+                        + " \"personalized_frames\": 0.0000, \"temporal_consistency\": 1.0000,"
+                        + " \"colour_accuracy\": 1.0000, \"shape_accuracy\": 1.0000}",
+                r.out().lines().findFirst().orElseThrow());
+        MainTest.Result bad = MainTest.run("evaluate", "--base-domain", "mars");
+        assertEquals(1, bad.exit());
+        assertTrue(bad.err().contains("--base-domain mars is not a base domain of the world"), bad.err());
+    }
+
+    @Test
     void aGeneratedRowOnTheTinyModel(@TempDir Path dir) throws Exception {
         Path base = dir.resolve("base");
         Path motion = dir.resolve("motion.safetensors");
@@ -78,5 +92,16 @@ class EvaluateCommandTest {
                 3, java.nio.file.Files.readAllLines(dir.resolve("clips.jsonl")).size());
         MainTest.Result bad = MainTest.run("world-dataset", "--out", dir.toString(), "--domain", "mars");
         assertTrue(bad.err().contains("use base or personalized"), bad.err());
+        Path broad = dir.resolve("broad");
+        MainTest.Result b = MainTest.run(
+                "world-dataset", "--out", broad.toString(), "--clips", "18", "--size", "32", "--base-domain", "broad");
+        assertEquals(0, b.exit(), b.err());
+        java.util.Set<Integer> corners = new java.util.HashSet<>();
+        for (int i = 0; i < 18; i++) {
+            corners.add(
+                    io.animatediff.engine.media.GifReader.read(broad.resolve(String.format("videos/clip-%05d.gif", i)))
+                            .rgb()[0]);
+        }
+        assertTrue(corners.size() > 3, "clips of the broad world on several backdrops: " + corners);
     }
 }

@@ -40,22 +40,80 @@ class MiniWorldTest {
     }
 
     @Test
+    void everyBackdropStandsApartFromEveryObjectColourAndTheEye() {
+        for (int backdrop : MiniWorld.Backdrops.known()) {
+            for (Colour c : Colour.values()) {
+                assertTrue(
+                        distance(backdrop, c.rgb) > WorldMetrics.OBJECT_DISTANCE,
+                        c + " on " + Integer.toHexString(backdrop));
+            }
+            assertTrue(distance(backdrop, MiniWorld.EYE) > WorldMetrics.OBJECT_DISTANCE, Integer.toHexString(backdrop));
+        }
+        for (MiniWorld.Backdrops world : MiniWorld.Backdrops.values()) {
+            java.util.Set<Integer> seen = new java.util.HashSet<>();
+            for (int seed = 0; seed < 200; seed++) {
+                Frames f = MiniWorld.render(
+                                new Scene(Shape.SQUARE, Colour.RED, Direction.STILL), Domain.BASE, world, 1, SIZE, seed)
+                        .frames();
+                seen.add(f.rgb()[0]);
+            }
+            assertEquals(java.util.Set.copyOf(world.colours()), seen, "every backdrop of " + world + " is drawn");
+        }
+    }
+
+    @Test
+    void theBackdropIsTheOnlyDifferenceBetweenTheWorlds() {
+        Scene s = new Scene(Shape.TRIANGLE, Colour.BLUE, Direction.UP);
+        for (long seed = 0; seed < 20; seed++) {
+            int[] grey = MiniWorld.render(s, Domain.BASE, FRAMES, SIZE, seed)
+                    .frames()
+                    .rgb();
+            int[] broad = MiniWorld.render(s, Domain.BASE, MiniWorld.Backdrops.BROAD, FRAMES, SIZE, seed)
+                    .frames()
+                    .rgb();
+            int backdrop = broad[0];
+            for (int p = 0; p < grey.length; p++) {
+                assertEquals(grey[p] == 0xC8C8C8 ? backdrop : grey[p], broad[p], "pixel " + p + ", seed " + seed);
+            }
+        }
+        IllegalArgumentException e =
+                assertThrows(IllegalArgumentException.class, () -> MiniWorld.Backdrops.named("green", "--base-domain"));
+        assertEquals(
+                "--base-domain green is not a base domain of the world: use grey (one light grey, the shipped models')"
+                        + " or broad (nine plain colours)",
+                e.getMessage());
+    }
+
+    private static double distance(int p, int q) {
+        int dr = ((p >> 16) & 0xFF) - ((q >> 16) & 0xFF);
+        int dg = ((p >> 8) & 0xFF) - ((q >> 8) & 0xFF);
+        int db = (p & 0xFF) - (q & 0xFF);
+        return Math.sqrt(dr * dr + dg * dg + db * db);
+    }
+
+    @Test
     void metricsReadEveryGroundTruthClipCorrectly() {
         metricsReadEveryGroundTruthClipCorrectly(SIZE);
         metricsReadEveryGroundTruthClipCorrectly(64);
     }
 
     private static void metricsReadEveryGroundTruthClipCorrectly(int size) {
+        for (MiniWorld.Backdrops world : MiniWorld.Backdrops.values()) {
+            metricsReadEveryGroundTruthClipCorrectly(size, world);
+        }
+    }
+
+    private static void metricsReadEveryGroundTruthClipCorrectly(int size, MiniWorld.Backdrops world) {
         for (Domain domain : Domain.values()) {
             List<Scene> scenes = Scene.all();
             List<Frames> clips = new ArrayList<>();
             for (int i = 0; i < scenes.size(); i++) {
-                Clip clip = MiniWorld.render(scenes.get(i), domain, FRAMES, size, 100 + i);
+                Clip clip = MiniWorld.render(scenes.get(i), domain, world, FRAMES, size, 100 + i);
                 WorldMetrics.ClipReading r = WorldMetrics.read(clip.frames());
                 Scene s = scenes.get(i);
-                assertEquals(s.direction(), r.direction(), s.caption() + " in " + domain);
-                assertEquals(s.colour(), r.colour(), s.caption() + " in " + domain);
-                assertEquals(s.shape(), r.shape(), s.caption() + " in " + domain);
+                assertEquals(s.direction(), r.direction(), s.caption() + " in " + domain + " of " + world);
+                assertEquals(s.colour(), r.colour(), s.caption() + " in " + domain + " of " + world);
+                assertEquals(s.shape(), r.shape(), s.caption() + " in " + domain + " of " + world);
                 assertEquals(domain, WorldMetrics.domain(r), s.caption());
                 clips.add(clip.frames());
             }
