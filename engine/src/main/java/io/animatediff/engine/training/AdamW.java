@@ -50,7 +50,7 @@ public final class AdamW {
     private NDArray expAvgSqFlat; // (total)
     private Map<String, NDArray> expAvg; // views of expAvgFlat shaped like each parameter
     private Map<String, NDArray> expAvgSq;
-    private final double lr;
+    private double lr;
     private final double beta1;
     private final double beta2;
     private final double eps;
@@ -331,5 +331,13 @@ public final class AdamW {
 
     public double learningRate() {
         return lr;
+    }
+
+    /** The learning rate of the next updates (a schedule sets it before each step, as torch's LR schedulers do). */
+    public void setLearningRate(double lr) {
+        if (!(lr >= 0)) {
+            throw new IllegalArgumentException("learning rate must be >= 0, got " + lr);
+        }
+        this.lr = lr;
     }
 }

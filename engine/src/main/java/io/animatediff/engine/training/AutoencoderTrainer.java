@@ -29,10 +29,13 @@ public final class AutoencoderTrainer implements AutoCloseable {
      * @param vae the architecture (scaling_factor is replaced by the measured one on save)
      * @param steps optimizer steps
      * @param batchSize stills per step
-     * @param learningRate AdamW learning rate (constant)
+     * @param learningRate AdamW learning rate of the first step
      * @param klWeight weight of the KL term
      * @param maxGradNorm global gradient-norm clip
      * @param seed initial weights and every draw
+     * @param finalLearningRate the learning rate of the last step as a fraction of the first: 1 keeps it
+     *     constant, below 1 decays it along a half cosine (as diffusers' {@code cosine} schedule without
+     *     warm-up, ending at this fraction instead of 0)
      */
     public record Config(
             AutoencoderKLConfig vae,
@@ -41,13 +44,37 @@ public final class AutoencoderTrainer implements AutoCloseable {
             double learningRate,
             double klWeight,
             double maxGradNorm,
-            long seed) {
+            long seed,
+            double finalLearningRate) {
+        /** A constant learning rate. */
+        public Config(
+                AutoencoderKLConfig vae,
+                int steps,
+                int batchSize,
+                double learningRate,
+                double klWeight,
+                double maxGradNorm,
+                long seed) {
+            this(vae, steps, batchSize, learningRate, klWeight, maxGradNorm, seed, 1.0);
+        }
+
         public Config {
             if (steps < 1 || batchSize < 1 || !(learningRate > 0) || !(klWeight >= 0) || !(maxGradNorm > 0)) {
                 throw new IllegalArgumentException("autoencoder training: steps " + steps + " and batch " + batchSize
                         + " must be >= 1, learning rate " + learningRate + " and max grad norm " + maxGradNorm
                         + " > 0, KL weight " + klWeight + " >= 0");
             }
+            if (!(finalLearningRate > 0 && finalLearningRate <= 1)) {
+                throw new IllegalArgumentException("autoencoder training: the final learning rate is a fraction of the"
+                        + " first in (0, 1] (1 = constant), got " + finalLearningRate);
+            }
+        }
+
+        /** The learning rate of step {@code step} (0-based). */
+        public double learningRateAt(long step) {
+            double progress = steps == 1 ? 0 : Math.min(1.0, step / (double) (steps - 1));
+            double cosine = 0.5 * (1 + Math.cos(Math.PI * progress)); // 1 .. 0
+            return learningRate * (finalLearningRate + (1 - finalLearningRate) * cosine);
         }
     }
 
@@ -83,6 +110,7 @@ public final class AutoencoderTrainer implements AutoCloseable {
     /** One optimizer step on batch {@code step} of {@code data}. */
     public Losses step(ImageSource data) {
         Losses losses;
+        optimizer.setLearningRate(config.learningRateAt(step));
         try (NDManager scope = manager.newSubManager()) {
             ImageBatch batch = data.batch(step, config.batchSize());
             int s = data.size();
@@ -111,6 +139,11 @@ public final class AutoencoderTrainer implements AutoCloseable {
         GradientStep.apply(trainable, optimizer, config.maxGradNorm(), manager);
         step++;
         return losses;
+    }
+
+    /** The optimizer's current learning rate (that of the last step). */
+    public double learningRate() {
+        return optimizer.learningRate();
     }
 
     /** Optimizer steps done. */

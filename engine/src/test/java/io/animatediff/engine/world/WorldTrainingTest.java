@@ -47,10 +47,14 @@ class WorldTrainingTest {
         }
         AutoencoderKLConfig saved;
         try (AutoencoderTrainer t = new AutoencoderTrainer(
-                new AutoencoderTrainer.Config(AutoencoderKLConfig.tiny(), 40, 4, 2e-3, 1e-4, 1.0, 5))) {
+                new AutoencoderTrainer.Config(AutoencoderKLConfig.tiny(), 40, 4, 2e-3, 1e-4, 1.0, 5, 0.1))) {
             for (int i = 0; i < 40; i++) {
                 losses.add(t.step(stills).total());
+                if (i == 0) {
+                    assertEquals(2e-3, t.learningRate(), 1e-15, "the first step at the full learning rate");
+                }
             }
+            assertEquals(2e-4, t.learningRate(), 1e-15, "the last step at the final fraction (cosine decay)");
             double factor = t.measureScalingFactor(stills, 16);
             assertTrue(factor > 0 && Double.isFinite(factor), "scaling factor " + factor);
             TinyModels.writeBaseModel(dir.resolve("base"), 1);
