@@ -170,6 +170,15 @@ public final class MiniWorldRecipe {
 
         /** This plan with the motion stage's steps, learning rate and the evaluation's clips replaced where not null. */
         public Plan withMotion(Integer steps, Double lr, Integer clips) {
+            return with(steps, lr, clips, backdrops);
+        }
+
+        /** This plan in the world whose base domain has {@code world}'s backdrops. */
+        public Plan withBackdrops(MiniWorld.Backdrops world) {
+            return with(null, null, null, world);
+        }
+
+        private Plan with(Integer steps, Double lr, Integer clips, MiniWorld.Backdrops world) {
             return new Plan(
                     size,
                     frames,
@@ -190,34 +199,6 @@ public final class MiniWorldRecipe {
                     motionBatch,
                     lr == null ? motionLr : lr,
                     clips == null ? evalClips : clips,
-                    evalSteps,
-                    guidance,
-                    seed,
-                    backdrops);
-        }
-
-        /** This plan in the world whose base domain has {@code world}'s backdrops. */
-        public Plan withBackdrops(MiniWorld.Backdrops world) {
-            return new Plan(
-                    size,
-                    frames,
-                    vaeSteps,
-                    vaeBatch,
-                    vaeLr,
-                    baseSteps,
-                    imageBatch,
-                    baseLr,
-                    personalizedSteps,
-                    personalizedLr,
-                    loraSteps,
-                    loraRank,
-                    loraLr,
-                    pool,
-                    videoClips,
-                    motionSteps,
-                    motionBatch,
-                    motionLr,
-                    evalClips,
                     evalSteps,
                     guidance,
                     seed,
