@@ -40,12 +40,7 @@ class LatentCacheTest {
 
     private static Run train(TrainingConfig config, Path data) throws IOException {
         List<Double> losses = new ArrayList<>();
-        TrainingListener record = new TrainingListener() {
-            @Override
-            public void onStep(StepReport report) {
-                losses.add(report.loss());
-            }
-        };
+        TrainingListener record = TrainingFixture.lossesInto(losses);
         try (MotionTrainer t = MotionTrainer.open(config, new FolderDatasetSource(data), record)) {
             t.train();
             return new Run(losses, t.latentCacheCounts());

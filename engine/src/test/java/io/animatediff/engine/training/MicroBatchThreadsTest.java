@@ -33,12 +33,7 @@ class MicroBatchThreadsTest {
 
     private static List<Double> train(TrainingConfig config, Path data) throws IOException {
         List<Double> losses = new ArrayList<>();
-        TrainingListener record = new TrainingListener() {
-            @Override
-            public void onStep(StepReport report) {
-                losses.add(report.loss());
-            }
-        };
+        TrainingListener record = TrainingFixture.lossesInto(losses);
         try (MotionTrainer t = MotionTrainer.open(config, new FolderDatasetSource(data), record)) {
             t.train();
             assertEquals((long) STEPS * config.clipsPerStep(), t.clipsSeen(), "clips seen");

@@ -61,6 +61,16 @@ final class TrainingFixture {
     }
 
     /** The motion module and optimizer state of two checkpoint folders agree bit for bit. */
+    /** A listener that appends each step's loss to {@code losses}. */
+    static TrainingListener lossesInto(java.util.List<Double> losses) {
+        return new TrainingListener() {
+            @Override
+            public void onStep(StepReport report) {
+                losses.add(report.loss());
+            }
+        };
+    }
+
     static void assertSameWeights(Path a, Path b) throws java.io.IOException {
         for (String file : java.util.List.of(TrainingCheckpoint.MOTION_MODULE, TrainingCheckpoint.OPTIMIZER)) {
             try (io.animatediff.engine.weights.SafetensorsFile x =
