@@ -111,30 +111,7 @@ public final class MiniWorldRecipe {
          * still rising at 3,000 (base 52%, personalized 30%), 6,000 (78%, 48%) and 9,000 (88%, 58%).
          */
         public static Plan full() {
-            return new Plan(
-                    64,
-                    8,
-                    1500,
-                    16,
-                    2e-3,
-                    3000,
-                    64,
-                    1e-3,
-                    1500,
-                    2e-4,
-                    1500,
-                    8,
-                    2e-3,
-                    4096,
-                    600,
-                    12000,
-                    8,
-                    1e-3,
-                    60,
-                    25,
-                    4.0,
-                    2024,
-                    MiniWorld.Backdrops.GREY);
+            return new Builder().build();
         }
 
         /**
@@ -142,95 +119,202 @@ public final class MiniWorldRecipe {
          * ({@code ReproduceReducedTest}).
          */
         public static Plan ciMotion() {
-            return new Plan(
-                    64,
-                    8,
-                    1,
-                    1,
-                    2e-3,
-                    1,
-                    1,
-                    1e-3,
-                    1,
-                    2e-4,
-                    1,
-                    4,
-                    2e-3,
-                    1,
-                    200,
-                    300,
-                    4,
-                    1e-3,
-                    20,
-                    12,
-                    4.0,
-                    77,
-                    MiniWorld.Backdrops.GREY);
-        }
-
-        /** This plan with the motion stage's steps, learning rate and the evaluation's clips replaced where not null. */
-        public Plan withMotion(Integer steps, Double lr, Integer clips) {
-            return with(steps, lr, clips, backdrops);
-        }
-
-        /** This plan in the world whose base domain has {@code world}'s backdrops. */
-        public Plan withBackdrops(MiniWorld.Backdrops world) {
-            return with(null, null, null, world);
-        }
-
-        private Plan with(Integer steps, Double lr, Integer clips, MiniWorld.Backdrops world) {
-            return new Plan(
-                    size,
-                    frames,
-                    vaeSteps,
-                    vaeBatch,
-                    vaeLr,
-                    baseSteps,
-                    imageBatch,
-                    baseLr,
-                    personalizedSteps,
-                    personalizedLr,
-                    loraSteps,
-                    loraRank,
-                    loraLr,
-                    pool,
-                    videoClips,
-                    steps == null ? motionSteps : steps,
-                    motionBatch,
-                    lr == null ? motionLr : lr,
-                    clips == null ? evalClips : clips,
-                    evalSteps,
-                    guidance,
-                    seed,
-                    world);
+            return new Builder()
+                    .vae(1, 1, 2e-3)
+                    .base(1, 1, 1e-3)
+                    .personalized(1, 2e-4)
+                    .lora(1, 4, 2e-3)
+                    .pool(1)
+                    .videoClips(200)
+                    .motion(300, 4, 1e-3)
+                    .evaluation(20, 12, 4.0)
+                    .seed(77)
+                    .build();
         }
 
         /** A reduced run for CI: every stage, few steps. */
         public static Plan quick() {
-            return new Plan(
-                    64,
-                    8,
-                    40,
-                    8,
-                    2e-3,
-                    60,
-                    32,
-                    1e-3,
-                    20,
-                    2e-4,
-                    20,
-                    4,
-                    2e-3,
-                    256,
-                    20,
-                    60,
-                    4,
-                    1e-3,
-                    5,
-                    10,
-                    4.0,
-                    2024,
-                    MiniWorld.Backdrops.GREY);
+            return new Builder()
+                    .vae(40, 8, 2e-3)
+                    .base(60, 32, 1e-3)
+                    .personalized(20, 2e-4)
+                    .lora(20, 4, 2e-3)
+                    .pool(256)
+                    .videoClips(20)
+                    .motion(60, 4, 1e-3)
+                    .evaluation(5, 10, 4.0)
+                    .build();
+        }
+
+        /** A builder holding this plan's values. */
+        public Builder toBuilder() {
+            return new Builder(this);
+        }
+
+        /** This plan with the motion stage's steps, learning rate and the evaluation's clips replaced where not null. */
+        public Plan withMotion(Integer steps, Double lr, Integer clips) {
+            Builder b = toBuilder();
+            b.motionSteps = steps == null ? motionSteps : steps;
+            b.motionLr = lr == null ? motionLr : lr;
+            b.evalClips = clips == null ? evalClips : clips;
+            return b.build();
+        }
+
+        /** This plan in the world whose base domain has {@code world}'s backdrops. */
+        public Plan withBackdrops(MiniWorld.Backdrops world) {
+            return toBuilder().backdrops(world).build();
+        }
+
+        /** Named steps for a plan; starts from {@link #full()}'s values. */
+        public static final class Builder {
+            private int size = 64;
+            private int frames = 8;
+            private int vaeSteps = 1500;
+            private int vaeBatch = 16;
+            private double vaeLr = 2e-3;
+            private int baseSteps = 3000;
+            private int imageBatch = 64;
+            private double baseLr = 1e-3;
+            private int personalizedSteps = 1500;
+            private double personalizedLr = 2e-4;
+            private int loraSteps = 1500;
+            private int loraRank = 8;
+            private double loraLr = 2e-3;
+            private int pool = 4096;
+            private int videoClips = 600;
+            private int motionSteps = 12000;
+            private int motionBatch = 8;
+            private double motionLr = 1e-3;
+            private int evalClips = 60;
+            private int evalSteps = 25;
+            private double guidance = 4.0;
+            private long seed = 2024;
+            private MiniWorld.Backdrops backdrops = MiniWorld.Backdrops.GREY;
+
+            public Builder() {}
+
+            private Builder(Plan p) {
+                size = p.size;
+                frames = p.frames;
+                vaeSteps = p.vaeSteps;
+                vaeBatch = p.vaeBatch;
+                vaeLr = p.vaeLr;
+                baseSteps = p.baseSteps;
+                imageBatch = p.imageBatch;
+                baseLr = p.baseLr;
+                personalizedSteps = p.personalizedSteps;
+                personalizedLr = p.personalizedLr;
+                loraSteps = p.loraSteps;
+                loraRank = p.loraRank;
+                loraLr = p.loraLr;
+                pool = p.pool;
+                videoClips = p.videoClips;
+                motionSteps = p.motionSteps;
+                motionBatch = p.motionBatch;
+                motionLr = p.motionLr;
+                evalClips = p.evalClips;
+                evalSteps = p.evalSteps;
+                guidance = p.guidance;
+                seed = p.seed;
+                backdrops = p.backdrops;
+            }
+
+            /** Frame side in pixels and frames per clip. */
+            public Builder clip(int size, int frames) {
+                this.size = size;
+                this.frames = frames;
+                return this;
+            }
+
+            public Builder vae(int steps, int batch, double lr) {
+                vaeSteps = steps;
+                vaeBatch = batch;
+                vaeLr = lr;
+                return this;
+            }
+
+            /** The base UNet's steps, stills per step (also the fine-tunes') and learning rate. */
+            public Builder base(int steps, int batch, double lr) {
+                baseSteps = steps;
+                imageBatch = batch;
+                baseLr = lr;
+                return this;
+            }
+
+            public Builder personalized(int steps, double lr) {
+                personalizedSteps = steps;
+                personalizedLr = lr;
+                return this;
+            }
+
+            public Builder lora(int steps, int rank, double lr) {
+                loraSteps = steps;
+                loraRank = rank;
+                loraLr = lr;
+                return this;
+            }
+
+            public Builder pool(int stills) {
+                pool = stills;
+                return this;
+            }
+
+            public Builder videoClips(int clips) {
+                videoClips = clips;
+                return this;
+            }
+
+            public Builder motion(int steps, int batch, double lr) {
+                motionSteps = steps;
+                motionBatch = batch;
+                motionLr = lr;
+                return this;
+            }
+
+            /** Scenes per evaluation row, DDIM steps per clip and guidance scale. */
+            public Builder evaluation(int clips, int steps, double guidance) {
+                evalClips = clips;
+                evalSteps = steps;
+                this.guidance = guidance;
+                return this;
+            }
+
+            public Builder seed(long seed) {
+                this.seed = seed;
+                return this;
+            }
+
+            public Builder backdrops(MiniWorld.Backdrops backdrops) {
+                this.backdrops = backdrops;
+                return this;
+            }
+
+            public Plan build() {
+                return new Plan(
+                        size,
+                        frames,
+                        vaeSteps,
+                        vaeBatch,
+                        vaeLr,
+                        baseSteps,
+                        imageBatch,
+                        baseLr,
+                        personalizedSteps,
+                        personalizedLr,
+                        loraSteps,
+                        loraRank,
+                        loraLr,
+                        pool,
+                        videoClips,
+                        motionSteps,
+                        motionBatch,
+                        motionLr,
+                        evalClips,
+                        evalSteps,
+                        guidance,
+                        seed,
+                        backdrops);
+            }
         }
     }
 
