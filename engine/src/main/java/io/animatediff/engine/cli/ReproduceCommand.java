@@ -70,6 +70,11 @@ public final class ReproduceCommand implements Callable<Integer> {
     @Option(names = "--motion-lr", description = "override the plan's motion-module learning rate")
     Double motionLr;
 
+    @Option(
+            names = "--video-clips",
+            description = "override the plan's base-domain clips the motion module trains on (600)")
+    Integer videoClips;
+
     @Option(names = "--eval-clips", description = "override the plan's scenes per evaluation row (1..60)")
     Integer evalClips;
 
@@ -79,6 +84,9 @@ public final class ReproduceCommand implements Callable<Integer> {
         MiniWorldRecipe.Plan plan = (quick ? MiniWorldRecipe.Plan.quick() : MiniWorldRecipe.Plan.full())
                 .withMotion(motionSteps, motionLr, evalClips)
                 .withBackdrops(MiniWorld.Backdrops.named(baseDomain, "--base-domain"));
+        if (videoClips != null) {
+            plan = plan.toBuilder().videoClips(videoClips).build();
+        }
         if (motionOnly != null) {
             MiniWorldSet trained = new MiniWorldSet(motionOnly);
             MiniWorldSet set = new MiniWorldSet(out);

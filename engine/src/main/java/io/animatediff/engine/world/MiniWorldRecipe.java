@@ -106,6 +106,61 @@ public final class MiniWorldRecipe {
             long seed,
             MiniWorld.Backdrops backdrops) {
 
+        public Plan {
+            if (size < 8 || size % 8 != 0) {
+                throw new IllegalArgumentException("plan: size " + size + " must be a positive multiple of 8");
+            }
+            int[] counts = {
+                frames,
+                vaeSteps,
+                vaeBatch,
+                baseSteps,
+                imageBatch,
+                personalizedSteps,
+                loraSteps,
+                loraRank,
+                pool,
+                videoClips,
+                motionSteps,
+                motionBatch,
+                evalSteps
+            };
+            String[] names = {
+                "frames",
+                "vaeSteps",
+                "vaeBatch",
+                "baseSteps",
+                "imageBatch",
+                "personalizedSteps",
+                "loraSteps",
+                "loraRank",
+                "pool",
+                "videoClips (reproduce --video-clips)",
+                "motionSteps (reproduce --motion-steps)",
+                "motionBatch",
+                "evalSteps"
+            };
+            for (int i = 0; i < counts.length; i++) {
+                if (counts[i] < 1) {
+                    throw new IllegalArgumentException("plan: " + names[i] + " is " + counts[i] + ": give at least 1");
+                }
+            }
+            if (evalClips < 1 || evalClips > 60) {
+                throw new IllegalArgumentException("plan: evalClips (reproduce --eval-clips) is " + evalClips
+                        + ": give 1..60 (the world has 60 scenes)");
+            }
+            if (!(vaeLr > 0 && baseLr > 0 && personalizedLr > 0 && loraLr > 0 && motionLr > 0)) {
+                throw new IllegalArgumentException(
+                        "plan: every learning rate must be > 0 (motion: " + motionLr + ", reproduce --motion-lr)");
+            }
+            if (!(guidance >= 1)) {
+                throw new IllegalArgumentException("plan: guidance " + guidance + " must be >= 1");
+            }
+            if (backdrops == null) {
+                throw new IllegalArgumentException("plan: no backdrops: give GREY or BROAD");
+            }
+        }
+
         /**
          * The run behind the shipped models. The motion module trains 12,000 steps: its accuracy was
          * still rising at 3,000 (base 52%, personalized 30%), 6,000 (78%, 48%) and 9,000 (88%, 58%).

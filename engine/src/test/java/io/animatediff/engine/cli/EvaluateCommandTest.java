@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.model.TinyModels;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -43,6 +44,15 @@ class EvaluateCommandTest {
         MainTest.Result bad = MainTest.run("evaluate", "--base-domain", "mars");
         assertEquals(1, bad.exit());
         assertTrue(bad.err().contains("--base-domain mars is not a base domain of the world"), bad.err());
+    }
+
+    @Test
+    void reproduceNamesABadOverrideBeforeTraining(@TempDir Path dir) throws Exception {
+        MainTest.Result bad =
+                MainTest.run("reproduce", "--out", dir.resolve("run").toString(), "--video-clips", "0");
+        assertEquals(1, bad.exit());
+        assertTrue(bad.err().contains("videoClips (reproduce --video-clips) is 0: give at least 1"), bad.err());
+        assertTrue(!Files.exists(dir.resolve("run")), "nothing written");
     }
 
     @Test

@@ -1,6 +1,8 @@
 package io.animatediff.engine.world;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
 
@@ -108,5 +110,23 @@ class MiniWorldPlanTest {
                         .backdrops(MiniWorld.Backdrops.GREY)
                         .build());
         assertEquals(full, full.toBuilder().build());
+    }
+
+    @Test
+    void aBadValueIsNamed() {
+        MiniWorldRecipe.Plan.Builder b = MiniWorldRecipe.Plan.full().toBuilder();
+        IllegalArgumentException clips = assertThrows(
+                IllegalArgumentException.class, () -> b.videoClips(0).build());
+        assertTrue(
+                clips.getMessage().contains("videoClips (reproduce --video-clips) is 0: give at least 1"),
+                clips.getMessage());
+        IllegalArgumentException eval = assertThrows(
+                IllegalArgumentException.class,
+                () -> MiniWorldRecipe.Plan.full().withMotion(null, null, 61));
+        assertTrue(eval.getMessage().contains("give 1..60"), eval.getMessage());
+        IllegalArgumentException lr = assertThrows(
+                IllegalArgumentException.class,
+                () -> MiniWorldRecipe.Plan.full().withMotion(null, -1.0, null));
+        assertTrue(lr.getMessage().contains("reproduce --motion-lr"), lr.getMessage());
     }
 }
