@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
+import io.animatediff.engine.nn.Scoped;
 import java.util.List;
 
 /**
@@ -52,18 +53,27 @@ public final class CrossAttnDownBlock3D extends Module {
     /** x ((B F), Cin, H, W) -> ((B F), Cout, H', W'); appends every skip output to {@code skips}. */
     public NDArray forward(NDArray x, BlockContext ctx, List<NDArray> skips) {
         for (int i = 0; i < resnets.size(); i++) {
-            x = resnets.get(i).forward(x, ctx.temb(), ctx.frames(), ctx.perFrameNorm());
-            if (attentions != null) {
-                x = attentions.get(i).forward(x, ctx.context());
-            }
-            if (motionModules != null) {
-                x = motionModules.get(i).forward(x, ctx.context(), ctx.frames(), ctx.motionScale());
-            }
+            NDArray in = x;
+            int layer = i;
+            // one layer in a scope: the resnet's and the transformer's outputs are freed when the
+            // layer returns, not kept until the UNet forward ends; only the skip survives
+            x = Scoped.forward(() -> layer(in, layer, ctx));
             skips.add(x);
         }
         if (downsamplers != null) {
             x = downsamplers.get(0).forward(x);
             skips.add(x);
+        }
+        return x;
+    }
+
+    private NDArray layer(NDArray x, int i, BlockContext ctx) {
+        x = resnets.get(i).forward(x, ctx.temb(), ctx.frames(), ctx.perFrameNorm());
+        if (attentions != null) {
+            x = attentions.get(i).forward(x, ctx.context());
+        }
+        if (motionModules != null) {
+            x = motionModules.get(i).forward(x, ctx.context(), ctx.frames(), ctx.motionScale());
         }
         return x;
     }

@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import io.animatediff.engine.config.MotionModuleConfig;
 import io.animatediff.engine.nn.Module;
 import io.animatediff.engine.nn.ModuleList;
+import io.animatediff.engine.nn.Scoped;
 
 /**
  * Ports animatediff.models.unet_blocks.UNetMidBlock3DCrossAttn: resnet0, then per layer spatial
@@ -38,6 +39,11 @@ public final class UNetMidBlock3DCrossAttn extends Module {
 
     /** x ((B F), C, H, W) -> same. */
     public NDArray forward(NDArray x, BlockContext ctx) {
+        // in a scope: only the output outlives the block (its input is a skip and stays)
+        return Scoped.forward(() -> body(x, ctx));
+    }
+
+    private NDArray body(NDArray x, BlockContext ctx) {
         x = resnets.get(0).forward(x, ctx.temb(), ctx.frames(), ctx.perFrameNorm());
         x = attentions.get(0).forward(x, ctx.context());
         if (motionModules != null) {
